@@ -1,0 +1,74 @@
+// Package cluster holds nodewatch's slim view of Kubernetes objects and the
+// code that fills it from a live API server.
+//
+// Every source — a live cluster, a `kubectl get -o json` dump, and later the
+// daemon's informers — converts its objects through NodeFrom and PodFrom, so
+// the fields nodewatch reads and how it derives them (owner, QoS, memory
+// request and limit) live in one place.
+package cluster
+
+import "time"
+
+// Condition is a node or pod condition.
+type Condition struct {
+	Type    string    `json:"type"`
+	Status  string    `json:"status"`
+	Reason  string    `json:"reason,omitempty"`
+	Message string    `json:"message,omitempty"`
+	Since   time.Time `json:"since,omitzero"`
+}
+
+// Node is the part of a v1.Node that nodewatch reads.
+type Node struct {
+	Name          string
+	Unschedulable bool
+	Conditions    []Condition
+	// AllocatableMemory is status.allocatable.memory in bytes (0 if unknown).
+	AllocatableMemory int64
+}
+
+// Condition returns the node's condition of the given type, if present.
+func (n *Node) Condition(t string) (Condition, bool) {
+	for _, c := range n.Conditions {
+		if c.Type == t {
+			return c, true
+		}
+	}
+	return Condition{}, false
+}
+
+// Owner names a workload.
+type Owner struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// Pod is the part of a v1.Pod that nodewatch reads.
+type Pod struct {
+	Namespace string
+	Name      string
+	NodeName  string
+	// Owner is the pod's controller as written on the pod (a ReplicaSet, a
+	// Job, ...); Owners.Resolve walks it up to the workload a user manages.
+	Owner Owner
+	// TemplateHash is the pod-template-hash label a Deployment's ReplicaSets
+	// put on their pods; it lets a ReplicaSet name be resolved without the
+	// ReplicaSet object.
+	TemplateHash string
+	Phase        string
+	QOS          string
+	// MemoryRequest is the pod's effective memory request in bytes, nil when
+	// no container requests memory.
+	MemoryRequest *int64
+	// MemoryLimit is the pod's memory limit in bytes, nil when any container
+	// runs without one (the pod can grow until the node runs out).
+	MemoryLimit *int64
+	Restarts    int32
+	// Unschedulable is set when PodScheduled=False with reason Unschedulable.
+	Unschedulable        bool
+	UnschedulableMessage string
+	UnschedulableSince   time.Time
+}
+
+// Key returns namespace/name.
+func (p *Pod) Key() string { return p.Namespace + "/" + p.Name }
