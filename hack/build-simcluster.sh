@@ -5,7 +5,8 @@
 # Binaries land in $NODEWATCH_CACHE/simcluster/<versions>/bin (default
 # ~/.cache/nodewatch), outside any clone, so CI and later sessions on the same
 # machine reuse them. A build runs only when a pinned version changes or a
-# binary is missing. Prints the bin directory on its last line.
+# binary is missing. Prints the bin directory on its last line. With
+# NODEWATCH_SIMCLUSTER_CHECK_ONLY=1 it only checks, and fails if a build is due.
 set -euo pipefail
 
 K8S_VERSION=v1.37.2
@@ -20,13 +21,17 @@ bin="$root/bin"
 src="$root/src"
 mkdir -p "$bin" "$src"
 
-want=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok stages.yaml metrics-resource.yaml)
+want=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok stages.yaml metrics-resource.yaml crds.yaml)
 missing=()
 for f in "${want[@]}"; do [ -s "$bin/$f" ] || missing+=("$f"); done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "simcluster: up to date in $bin" >&2
   echo "$bin"
   exit 0
+fi
+if [ -n "${NODEWATCH_SIMCLUSTER_CHECK_ONLY:-}" ]; then
+  echo "simcluster: missing ${missing[*]} in $bin" >&2
+  exit 1
 fi
 echo "simcluster: building ${missing[*]} into $bin (cold: ~12 min on 2 cores)" >&2
 
@@ -44,8 +49,8 @@ if has_missing etcd; then
   mv "$bin/etcd.tmp" "$bin/etcd"
 fi
 
-# --- kwok (binary, stages and the resource-metrics Metric) ------------------
-if has_missing kwok || has_missing stages.yaml || has_missing metrics-resource.yaml; then
+# --- kwok (binary, stages, its usage CRDs and the resource-metrics Metric) ---
+if has_missing kwok || has_missing stages.yaml || has_missing metrics-resource.yaml || has_missing crds.yaml; then
   d="$src/kwok"; mkdir -p "$d"; cd "$d"
   [ -f go.mod ] || go mod init simcluster/kwok >/dev/null 2>&1
   go get "sigs.k8s.io/kwok@${KWOK_VERSION}" >&2
@@ -61,7 +66,10 @@ if has_missing kwok || has_missing stages.yaml || has_missing metrics-resource.y
     cat "$kdir/kustomize/stage/pod/fast/pod-delete.yaml"
   } > "$bin/stages.yaml"
   cp "$kdir/kustomize/metrics/resource/metrics-resource.yaml" "$bin/metrics-resource.yaml"
-  chmod u+w "$bin/stages.yaml" "$bin/metrics-resource.yaml"
+  for crd in metrics clusterresourceusages resourceusages; do
+    cat "$kdir/kustomize/crd/bases/kwok.x-k8s.io_$crd.yaml"; echo "---"
+  done > "$bin/crds.yaml"
+  chmod u+w "$bin/stages.yaml" "$bin/metrics-resource.yaml" "$bin/crds.yaml"
 fi
 
 # --- Kubernetes control plane ----------------------------------------------

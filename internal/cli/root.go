@@ -57,7 +57,11 @@ func (g *globals) namespaceScope() string {
 
 // Execute runs the command line args and returns the exit code.
 func Execute(ctx context.Context, args []string, s Streams) int {
-	g := &globals{Streams: s, now: time.Now, getenv: os.Getenv}
+	return execute(ctx, args, &globals{Streams: s, now: time.Now, getenv: os.Getenv})
+}
+
+func execute(ctx context.Context, args []string, g *globals) int {
+	s := g.Streams
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetIn(s.In)
