@@ -1,0 +1,47 @@
+# nodewatch — the two commands a new machine needs are `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/nodewatch
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/nodewatch/nodewatch/internal/cli.Version=$(VERSION)
+FUZZTIME ?= 15s
+
+.PHONY: all build simcluster demo test unit e2e fuzz bench vet clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nodewatch
+
+# The real Kubernetes components for the simulated cluster, built once from
+# the Go module proxy into ~/.cache/nodewatch (about 12 minutes cold).
+simcluster:
+	bash hack/build-simcluster.sh >/dev/null
+
+# The story on a simulated cluster: nodes, workloads, a node that fails, and
+# what nodewatch reports.
+demo: build simcluster
+	$(GO) run ./hack/demo --nodewatch $(BIN)
+
+# Every test: unit tests with the race detector, fuzz targets briefly, and
+# the end-to-end tests on the simulated cluster, which may not skip here.
+test: simcluster vet unit fuzz e2e
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+unit:
+	$(GO) test -race -count=1 ./internal/... ./cmd/...
+
+fuzz:
+	$(GO) test ./internal/dump -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
+
+e2e: simcluster
+	NODEWATCH_REQUIRE_SIMCLUSTER=1 $(GO) test -count=1 -timeout 30m -v ./test/e2e/...
+
+bench:
+	bash bench/check-dump.sh
+
+clean:
+	rm -rf bin
