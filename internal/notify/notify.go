@@ -14,22 +14,78 @@ import (
 )
 
 // Message is one notification: nodes with problems and the pods on them,
-// and pods that cannot be scheduled.
+// failing workloads, and pods that cannot be scheduled.
 type Message struct {
-	// Key identifies the message for deduplication by receivers.
+	// Key identifies the message for deduplication by receivers: the same
+	// incident in the same state always has the same key.
 	Key string
+	// IncidentID names the incident the message is about ("" for a one-shot check).
+	IncidentID string
+	// Rule is the detection rule, e.g. NodeNotReady (see package detect).
+	Rule string
+	// Severity is critical, warning or info.
+	Severity string
+	// Status is firing or resolved.
+	Status string
 	// Title is the one-line headline, e.g. "1 of 3 nodes not Ready".
 	Title string
-	At    time.Time
+	// Text adds a paragraph under the title (may be empty).
+	Text string
+	At   time.Time
+	// StartsAt and EndsAt bound the incident (EndsAt zero while firing).
+	StartsAt, EndsAt time.Time
+	// URL links to the incident page, when an external URL is configured.
+	URL string
 	// Nodes and Unschedulable are as in a health report.
 	Nodes         []health.NodeReport
 	Unschedulable []health.PodReport
+	// Workloads lists failing or unavailable workloads.
+	Workloads []WorkloadReport
+}
+
+// Message states.
+const (
+	Firing   = "firing"
+	Resolved = "resolved"
+)
+
+// WorkloadReport is a workload whose pods keep failing or that runs below
+// its desired replicas.
+type WorkloadReport struct {
+	Namespace string `json:"namespace"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	// Reason is the failure: CrashLoopBackOff, ImagePullBackOff, OOMKilled,
+	// Evicted, Unschedulable, Unavailable, ...
+	Reason string `json:"reason"`
+	// Desired and Available replicas, for Unavailable.
+	Desired   int32 `json:"desired,omitempty"`
+	Available int32 `json:"available,omitempty"`
+	// Pods are the failing pods (namespace/name) with what each last said.
+	Pods []FailingPod `json:"pods"`
+}
+
+// FailingPod is one pod of a failing workload.
+type FailingPod struct {
+	Name      string `json:"name"`
+	Node      string `json:"node,omitempty"`
+	Container string `json:"container,omitempty"`
+	Reason    string `json:"reason"`
+	// ExitCode and Message come from the last termination.
+	ExitCode int32  `json:"exitCode,omitempty"`
+	Message  string `json:"message,omitempty"`
+	Restarts int32  `json:"restarts"`
+	// LogTail is the end of the previous container's log, where RBAC allows.
+	LogTail []string `json:"logTail,omitempty"`
 }
 
 // FromReport turns a check report into a message.
 func FromReport(r *health.Report) *Message {
 	return &Message{
 		Key:           fmt.Sprintf("check/%d", r.CheckedAt.Unix()),
+		Rule:          "Check",
+		Severity:      "critical",
+		Status:        Firing,
 		Title:         r.Summary(),
 		At:            r.CheckedAt,
 		Nodes:         r.Nodes,
