@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -49,35 +50,11 @@ const (
 	Resolved = "resolved"
 )
 
-// WorkloadReport is a workload whose pods keep failing or that runs below
-// its desired replicas.
-type WorkloadReport struct {
-	Namespace string `json:"namespace"`
-	Kind      string `json:"kind"`
-	Name      string `json:"name"`
-	// Reason is the failure: CrashLoopBackOff, ImagePullBackOff, OOMKilled,
-	// Evicted, Unschedulable, Unavailable, ...
-	Reason string `json:"reason"`
-	// Desired and Available replicas, for Unavailable.
-	Desired   int32 `json:"desired,omitempty"`
-	Available int32 `json:"available,omitempty"`
-	// Pods are the failing pods (namespace/name) with what each last said.
-	Pods []FailingPod `json:"pods"`
-}
-
-// FailingPod is one pod of a failing workload.
-type FailingPod struct {
-	Name      string `json:"name"`
-	Node      string `json:"node,omitempty"`
-	Container string `json:"container,omitempty"`
-	Reason    string `json:"reason"`
-	// ExitCode and Message come from the last termination.
-	ExitCode int32  `json:"exitCode,omitempty"`
-	Message  string `json:"message,omitempty"`
-	Restarts int32  `json:"restarts"`
-	// LogTail is the end of the previous container's log, where RBAC allows.
-	LogTail []string `json:"logTail,omitempty"`
-}
+// WorkloadReport and FailingPod are health's; aliased here for sinks.
+type (
+	WorkloadReport = health.WorkloadReport
+	FailingPod     = health.FailingPod
+)
 
 // FromReport turns a check report into a message.
 func FromReport(r *health.Report) *Message {
@@ -129,4 +106,26 @@ func Redact(raw string) string {
 		return "<redacted URL>"
 	}
 	return u.Scheme + "://" + u.Host + "/<redacted>"
+}
+
+// LogNotifier writes messages to the log: the sink that is always there.
+type LogNotifier struct{ Log *slog.Logger }
+
+var _ Notifier = LogNotifier{}
+
+// Notify logs m.
+func (l LogNotifier) Notify(_ context.Context, m *Message) (bool, error) {
+	nodes := make([]string, len(m.Nodes))
+	pods := 0
+	for i, n := range m.Nodes {
+		nodes[i] = n.Name
+		pods += len(n.Pods)
+	}
+	level := slog.LevelWarn
+	if m.Status == Resolved {
+		level = slog.LevelInfo
+	}
+	l.Log.Log(context.Background(), level, "ALERT "+m.Title, "rule", m.Rule, "status", m.Status, "severity", m.Severity,
+		"incident", m.IncidentID, "nodes", nodes, "pods_on_nodes", pods, "workloads", len(m.Workloads), "text", m.Text)
+	return false, nil
 }

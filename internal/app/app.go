@@ -1,0 +1,175 @@
+// Package app is the nodewatch daemon (`nodewatch run`): it watches the
+// cluster through informers, evaluates the detection rules on every node
+// change and on a tick, keeps incidents in the data dir and delivers their
+// notifications through the durable outbox, and serves /healthz, /readyz,
+// /metrics and the JSON API. Only cmd/nodewatch touches signals: Run stops
+// when its context ends, so the daemon runs the same inside a test.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+
+	"github.com/nodewatch/nodewatch/internal/api"
+	"github.com/nodewatch/nodewatch/internal/cluster"
+	"github.com/nodewatch/nodewatch/internal/config"
+	"github.com/nodewatch/nodewatch/internal/detect"
+	"github.com/nodewatch/nodewatch/internal/incident"
+	"github.com/nodewatch/nodewatch/internal/notify"
+	"github.com/nodewatch/nodewatch/internal/notify/outbox"
+	"github.com/nodewatch/nodewatch/internal/notify/slack"
+	"github.com/nodewatch/nodewatch/internal/store"
+)
+
+// App is a configured daemon.
+type App struct {
+	cfg    config.Config
+	client kubernetes.Interface
+	log    *slog.Logger
+	now    func() time.Time
+	sinks  []outbox.Sink
+}
+
+// New validates cfg and builds the sinks; Run starts the daemon.
+func New(cfg config.Config, client kubernetes.Interface, log *slog.Logger, now func() time.Time) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	a := &App{cfg: cfg, client: client, log: log, now: now}
+	if cfg.LogNotifications {
+		a.sinks = append(a.sinks, outbox.Sink{Name: "log", Notifier: notify.LogNotifier{Log: log}})
+	}
+	if cfg.Slack.WebhookURL != "" {
+		n, err := slack.New(cfg.Slack.WebhookURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		a.sinks = append(a.sinks, outbox.Sink{Name: "slack", Notifier: n, Rate: cfg.Slack.RatePerSecond})
+	}
+	extra, err := extraSinks(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.sinks = append(a.sinks, extra...)
+	return a, nil
+}
+
+// Run runs the daemon until ctx ends, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	klog.SetSlogLogger(a.log.With("component", "client-go"))
+	names := make([]string, len(a.sinks))
+	for i, s := range a.sinks {
+		names[i] = s.Name
+	}
+	db, err := store.Open(a.cfg.DataDir, names, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	poke := make(chan struct{}, 1)
+	cache := cluster.NewCache(a.client, func(string) {
+		select {
+		case poke <- struct{}{}:
+		default:
+		}
+	})
+	var sender *outbox.Sender
+	mgr, err := incident.NewManager(db, cache, incident.Options{
+		GroupWindow: time.Duration(a.cfg.GroupWindow), ExternalURL: a.cfg.ExternalURL, Now: a.now, Log: a.log,
+		Committed: func() { sender.Wake() },
+	})
+	if err != nil {
+		return err
+	}
+	m := newMetrics(func() map[string]int {
+		p, _ := db.Pending()
+		return p
+	}, names, func() int { return len(mgr.Open()) }, cache.LastEvent)
+	sender = outbox.New(db, a.sinks, outbox.Options{Now: a.now, Log: a.log, Metrics: m})
+
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: api.Handler(db, cache.Synced, m.reg), ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("HTTP server", "err", err)
+		}
+	})
+	wg.Go(func() { sender.Run(runCtx) })
+	a.log.Info("nodewatch running", "listen", ln.Addr().String(), "data_dir", a.cfg.DataDir, "sinks", names)
+
+	cache.Start(runCtx)
+	if err := cache.WaitForSync(runCtx); err != nil {
+		cancel()
+		_ = srv.Close()
+		wg.Wait()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	a.log.Info("informers synced", "nodes", len(cache.Nodes()))
+	a.loop(runCtx, cache, mgr, poke, m)
+
+	a.log.Info("shutting down")
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShutdown()
+	_ = srv.Shutdown(shutdown)
+	cancel()
+	wg.Wait()
+	if err := mgr.Flush(); err != nil {
+		a.log.Error("saving state at shutdown", "err", err)
+	}
+	return nil
+}
+
+// loop evaluates the rules: nodes at once when a node or its Lease changes,
+// everything on every tick.
+func (a *App) loop(ctx context.Context, cache *cluster.Cache, mgr *incident.Manager, poke <-chan struct{}, m *metrics) {
+	rules := a.cfg.DetectRules()
+	nodes := detect.NewNodes(rules, cache)
+	workloads := detect.NewWorkloads(rules, cache)
+	tick := time.NewTicker(time.Duration(a.cfg.EvaluationInterval))
+	defer tick.Stop()
+	evaluate := func(all bool) {
+		now := a.now()
+		mgr.Observe("node/", nodes.Evaluate(now), nil)
+		if all {
+			f, reports := workloads.Evaluate(now)
+			mgr.Observe("workload/", f, reports)
+		}
+		if err := mgr.Flush(); err != nil {
+			m.stateErrors.Inc()
+			a.log.Error("saving incidents", "err", err)
+		}
+	}
+	evaluate(true)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poke:
+			evaluate(false)
+		case <-tick.C:
+			evaluate(true)
+		}
+	}
+}

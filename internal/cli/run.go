@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/nodewatch/nodewatch/internal/app"
+	"github.com/nodewatch/nodewatch/internal/config"
+)
+
+func newRun(g *globals) *cobra.Command {
+	var configFile string
+	fc := config.Default() // flag values; applied over the file only when given
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Watch the cluster and alert within a second when a node goes down, with the pods that were on it",
+		Long: `Run the nodewatch daemon. It watches nodes, their heartbeat Leases, pods,
+workloads and events, and alerts when:
+
+  NodeLeaseStale       a kubelet stops renewing its Lease while the node still
+                       says Ready (early warning, before the controller's 50 s)
+  NodeNotReady         a node's Ready condition turns False or Unknown
+  NodePressure         Memory/Disk/PID pressure or NetworkUnavailable
+  NodeFlapping         too many Ready transitions: one alert, not a storm
+  NodeDeleted          a node object is deleted
+  WorkloadFailing      pods crash-looping, failing to pull or create, OOM killed,
+                       evicted or unschedulable for too long (one alert per workload)
+  WorkloadUnavailable  a Deployment, StatefulSet, DaemonSet or
+                       ReplicationController below its desired replicas
+
+and again when each recovers. Every node alert lists the pods that were on the
+node when it failed. Incidents and queued notifications live in --data-dir and
+survive restarts; a notification is retried until delivered and never sent twice.
+
+Sinks: the log (always, unless --log-notifications=false); Slack
+($NODEWATCH_SLACK_WEBHOOK or --slack-webhook-file); a JSON webhook
+($NODEWATCH_WEBHOOK_URL or --webhook-url-file); Alertmanager (--alertmanager-url).
+
+Serves /healthz, /readyz, /metrics and /api/v1/incidents on --listen.`,
+		Example: `  # Against the current context, alerting to Slack
+  NODEWATCH_SLACK_WEBHOOK=https://hooks.slack.com/services/... nodewatch run
+
+  # Route through Alertmanager to PagerDuty, Opsgenie or email
+  nodewatch run --alertmanager-url http://alertmanager.monitoring:9093
+
+  # From a config file (flags override it)
+  nodewatch run --config /etc/nodewatch/config.yaml --data-dir /var/lib/nodewatch`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.Default()
+			if configFile != "" {
+				if err := cfg.LoadFile(configFile); err != nil {
+					return err
+				}
+			}
+			applyFlags(cmd.Flags(), &cfg, &fc)
+			if err := cfg.LoadSecrets(g.getenv); err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
+			}
+			client, err := g.access.Client()
+			if err != nil {
+				return err
+			}
+			a, err := app.New(cfg, client, g.log, g.now)
+			if err != nil {
+				return err
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "YAML configuration file (docs/config.md); flags override it")
+	f.StringVar(&fc.DataDir, "data-dir", fc.DataDir, "where incidents and the notification outbox are kept")
+	f.StringVar(&fc.Listen, "listen", fc.Listen, "address for /healthz, /readyz, /metrics and the API")
+	f.StringVar(&fc.ExternalURL, "external-url", "", "nodewatch's URL as users reach it, for links in alerts")
+	durationFlag(f, &fc.GroupWindow, "group-window", "node failures starting within this window become one message (0: off)")
+	durationFlag(f, &fc.EvaluationInterval, "evaluation-interval", "how often every rule is evaluated (node changes are evaluated at once)")
+	durationFlag(f, &fc.Rules.LeaseRenewInterval, "lease-renew-interval", "the kubelets' Lease renew interval")
+	f.IntVar(&fc.Rules.LeaseMissedRenewals, "lease-missed-renewals", fc.Rules.LeaseMissedRenewals, "missed Lease renewals before the early warning")
+	f.IntVar(&fc.Rules.FlapTransitions, "flap-transitions", fc.Rules.FlapTransitions, "Ready transitions within --flap-window that make a node flapping")
+	durationFlag(f, &fc.Rules.FlapWindow, "flap-window", "window for --flap-transitions")
+	durationFlag(f, &fc.Rules.UnschedulableAfter, "unschedulable-after", "how long a pod may stay unschedulable before its workload alerts")
+	durationFlag(f, &fc.Rules.UnavailableAfter, "unavailable-after", "how long a workload may stay below its desired replicas before it alerts")
+	durationFlag(f, &fc.Rules.WorkloadQuietPeriod, "workload-quiet-period", "how long a failing workload must stay quiet before its alert resolves")
+	f.StringVar(&fc.Slack.WebhookURLFile, "slack-webhook-file", "", "file holding the Slack incoming-webhook URL (default $"+config.EnvSlackWebhook+")")
+	f.StringVar(&fc.Webhook.URLFile, "webhook-url-file", "", "file holding the JSON webhook URL (default $"+config.EnvWebhookURL+")")
+	f.StringVar(&fc.Alertmanager.URL, "alertmanager-url", "", "Alertmanager base URL (v2 API), e.g. http://alertmanager:9093")
+	f.BoolVar(&fc.LogNotifications, "log-notifications", fc.LogNotifications, "also write every notification to the log")
+	return cmd
+}
+
+// durationFlag binds a config.Duration.
+func durationFlag(f *pflag.FlagSet, d *config.Duration, name, usage string) {
+	f.DurationVar((*time.Duration)(d), name, time.Duration(*d), usage)
+}
+
+// applyFlags copies the flags the user gave over cfg.
+func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
+	set := map[string]func(){
+		"data-dir":              func() { cfg.DataDir = fc.DataDir },
+		"listen":                func() { cfg.Listen = fc.Listen },
+		"external-url":          func() { cfg.ExternalURL = fc.ExternalURL },
+		"group-window":          func() { cfg.GroupWindow = fc.GroupWindow },
+		"evaluation-interval":   func() { cfg.EvaluationInterval = fc.EvaluationInterval },
+		"lease-renew-interval":  func() { cfg.Rules.LeaseRenewInterval = fc.Rules.LeaseRenewInterval },
+		"lease-missed-renewals": func() { cfg.Rules.LeaseMissedRenewals = fc.Rules.LeaseMissedRenewals },
+		"flap-transitions":      func() { cfg.Rules.FlapTransitions = fc.Rules.FlapTransitions },
+		"flap-window":           func() { cfg.Rules.FlapWindow = fc.Rules.FlapWindow },
+		"unschedulable-after":   func() { cfg.Rules.UnschedulableAfter = fc.Rules.UnschedulableAfter },
+		"unavailable-after":     func() { cfg.Rules.UnavailableAfter = fc.Rules.UnavailableAfter },
+		"workload-quiet-period": func() { cfg.Rules.WorkloadQuietPeriod = fc.Rules.WorkloadQuietPeriod },
+		"slack-webhook-file":    func() { cfg.Slack.WebhookURLFile = fc.Slack.WebhookURLFile },
+		"webhook-url-file":      func() { cfg.Webhook.URLFile = fc.Webhook.URLFile },
+		"alertmanager-url":      func() { cfg.Alertmanager.URL = fc.Alertmanager.URL },
+		"log-notifications":     func() { cfg.LogNotifications = fc.LogNotifications },
+	}
+	f.Visit(func(fl *pflag.Flag) {
+		if apply, ok := set[fl.Name]; ok {
+			apply()
+		}
+	})
+}

@@ -1,0 +1,233 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// NodeLeaseNamespace holds the kubelets' heartbeat Leases.
+const NodeLeaseNamespace = "kube-node-lease"
+
+const byNodeIndex = "spec.nodeName"
+
+// Cache watches the cluster with shared informers — watch, not polling;
+// expired watches (410 Gone) and API server restarts are handled by the
+// reflectors' relist — and keeps slim copies of the objects (see Slim).
+type Cache struct {
+	client  kubernetes.Interface
+	factory informers.SharedInformerFactory
+	leases  informers.SharedInformerFactory
+
+	nodes, pods, leaseInf, events, rs, jobs, deploys, sts, ds, rcs cache.SharedIndexInformer
+
+	// lastEvent is the Unix nanoseconds of the newest informer event, for
+	// the informer-lag metric.
+	lastEvent atomic.Int64
+}
+
+// NewCache sets up the informers; Start runs them. onNode, if set, is
+// called (from an informer goroutine; keep it short) whenever a node or its
+// Lease changes, so detection can run at once instead of on the next tick.
+func NewCache(client kubernetes.Interface, onNode func(name string)) *Cache {
+	c := &Cache{client: client}
+	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(Slim))
+	c.leases = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(Slim),
+		informers.WithNamespace(NodeLeaseNamespace))
+	c.nodes = c.factory.Core().V1().Nodes().Informer()
+	c.pods = c.factory.Core().V1().Pods().Informer()
+	c.events = c.factory.Core().V1().Events().Informer()
+	c.rs = c.factory.Apps().V1().ReplicaSets().Informer()
+	c.jobs = c.factory.Batch().V1().Jobs().Informer()
+	c.deploys = c.factory.Apps().V1().Deployments().Informer()
+	c.sts = c.factory.Apps().V1().StatefulSets().Informer()
+	c.ds = c.factory.Apps().V1().DaemonSets().Informer()
+	c.rcs = c.factory.Core().V1().ReplicationControllers().Informer()
+	c.leaseInf = c.leases.Coordination().V1().Leases().Informer()
+	_ = c.pods.AddIndexers(cache.Indexers{byNodeIndex: func(obj any) ([]string, error) {
+		if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
+			return []string{p.Spec.NodeName}, nil
+		}
+		return nil, nil
+	}})
+	touch := func(any) { c.lastEvent.Store(time.Now().UnixNano()) }
+	nodeHandler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { touch(obj); notifyName(onNode, obj) },
+		UpdateFunc: func(_, obj any) { touch(obj); notifyName(onNode, obj) },
+		DeleteFunc: func(obj any) { touch(obj); notifyName(onNode, obj) },
+	}
+	_, _ = c.nodes.AddEventHandler(nodeHandler)
+	_, _ = c.leaseInf.AddEventHandler(nodeHandler)
+	other := cache.ResourceEventHandlerFuncs{AddFunc: touch, UpdateFunc: func(_, o any) { touch(o) }, DeleteFunc: touch}
+	for _, inf := range []cache.SharedIndexInformer{c.pods, c.events, c.deploys, c.sts, c.ds, c.rcs} {
+		_, _ = inf.AddEventHandler(other)
+	}
+	return c
+}
+
+// notifyName calls fn with the name of a node or node Lease (they share it).
+func notifyName(fn func(string), obj any) {
+	if fn == nil {
+		return
+	}
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if m, err := meta.Accessor(obj); err == nil {
+		fn(m.GetName())
+	}
+}
+
+// Start runs the informers until ctx ends.
+func (c *Cache) Start(ctx context.Context) {
+	c.factory.Start(ctx.Done())
+	c.leases.Start(ctx.Done())
+}
+
+// WaitForSync waits for the first list of every informer.
+func (c *Cache) WaitForSync(ctx context.Context) error {
+	if !cache.WaitForCacheSync(ctx.Done(), c.nodes.HasSynced, c.pods.HasSynced, c.leaseInf.HasSynced,
+		c.events.HasSynced, c.rs.HasSynced, c.jobs.HasSynced, c.deploys.HasSynced, c.sts.HasSynced,
+		c.ds.HasSynced, c.rcs.HasSynced) {
+		return fmt.Errorf("informer caches did not sync: %w", ctx.Err())
+	}
+	return nil
+}
+
+// Synced reports whether every informer has listed once.
+func (c *Cache) Synced() bool {
+	for _, inf := range []cache.SharedIndexInformer{c.nodes, c.pods, c.leaseInf, c.events, c.rs, c.jobs, c.deploys, c.sts, c.ds, c.rcs} {
+		if !inf.HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
+// LastEvent is when the newest informer event arrived (zero before any).
+func (c *Cache) LastEvent() time.Time {
+	n := c.lastEvent.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Nodes returns the cached nodes.
+func (c *Cache) Nodes() []*corev1.Node {
+	return typed[*corev1.Node](c.nodes.GetStore().List())
+}
+
+// Node returns one cached node.
+func (c *Cache) Node(name string) (*corev1.Node, bool) {
+	obj, ok, _ := c.nodes.GetStore().GetByKey(name)
+	if !ok {
+		return nil, false
+	}
+	n, ok := obj.(*corev1.Node)
+	return n, ok
+}
+
+// Lease returns the node's heartbeat Lease.
+func (c *Cache) Lease(node string) (*coordinationv1.Lease, bool) {
+	obj, ok, _ := c.leaseInf.GetStore().GetByKey(NodeLeaseNamespace + "/" + node)
+	if !ok {
+		return nil, false
+	}
+	l, ok := obj.(*coordinationv1.Lease)
+	return l, ok
+}
+
+// PodsOn returns the pods bound to a node.
+func (c *Cache) PodsOn(node string) []*corev1.Pod {
+	objs, _ := c.pods.GetIndexer().ByIndex(byNodeIndex, node)
+	return typed[*corev1.Pod](objs)
+}
+
+// Pods returns every cached pod.
+func (c *Cache) Pods() []*corev1.Pod { return typed[*corev1.Pod](c.pods.GetStore().List()) }
+
+// Events returns the cached events about an object of kind (Node, Pod).
+func (c *Cache) Events(kind, namespace, name string) []*corev1.Event {
+	var out []*corev1.Event
+	for _, e := range typed[*corev1.Event](c.events.GetStore().List()) {
+		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name && e.InvolvedObject.Namespace == namespace {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Owners returns the ReplicaSet and Job ownership for Owners.Resolve.
+func (c *Cache) Owners() Owners {
+	o := Owners{}
+	for _, pair := range []struct {
+		kind string
+		inf  cache.SharedIndexInformer
+	}{{"ReplicaSet", c.rs}, {"Job", c.jobs}} {
+		for _, obj := range pair.inf.GetStore().List() {
+			if m, err := meta.Accessor(obj); err == nil {
+				o.Add(pair.kind, m.GetNamespace(), m.GetName(), ControllerOf(m.GetOwnerReferences()))
+			}
+		}
+	}
+	return o
+}
+
+// Workload is a controller's desired and available replicas.
+type Workload struct {
+	Namespace, Kind, Name string
+	Desired, Available    int32
+	Created               time.Time
+}
+
+// Workloads lists Deployments, StatefulSets, DaemonSets and
+// ReplicationControllers with their replica counts.
+func (c *Cache) Workloads() []Workload {
+	var out []Workload
+	add := func(m metav1.Object, kind string, desired *int32, available int32) {
+		d := int32(1)
+		if desired != nil {
+			d = *desired
+		}
+		out = append(out, Workload{Namespace: m.GetNamespace(), Kind: kind, Name: m.GetName(), Desired: d, Available: available,
+			Created: m.GetCreationTimestamp().Time})
+	}
+	for _, d := range typed[*appsv1.Deployment](c.deploys.GetStore().List()) {
+		add(d, "Deployment", d.Spec.Replicas, d.Status.AvailableReplicas)
+	}
+	for _, s := range typed[*appsv1.StatefulSet](c.sts.GetStore().List()) {
+		add(s, "StatefulSet", s.Spec.Replicas, s.Status.AvailableReplicas)
+	}
+	for _, d := range typed[*appsv1.DaemonSet](c.ds.GetStore().List()) {
+		desired := d.Status.DesiredNumberScheduled
+		add(d, "DaemonSet", &desired, d.Status.NumberAvailable)
+	}
+	for _, r := range typed[*corev1.ReplicationController](c.rcs.GetStore().List()) {
+		add(r, "ReplicationController", r.Spec.Replicas, r.Status.AvailableReplicas)
+	}
+	return out
+}
+
+// Client is the clientset the cache watches with.
+func (c *Cache) Client() kubernetes.Interface { return c.client }
+
+func typed[T any](objs []any) []T {
+	out := make([]T, 0, len(objs))
+	for _, o := range objs {
+		if t, ok := o.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+// Package config holds the daemon's configuration: defaults, an optional
+// YAML file (strict: unknown keys are errors), environment variables for
+// secrets, and flags — merged in that order and checked by one Validate
+// whose errors name the field. Secrets (webhook URLs) come from the
+// environment or from files, never from the YAML itself, and are redacted
+// wherever they are printed.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/nodewatch/nodewatch/internal/detect"
+	"github.com/nodewatch/nodewatch/internal/notify"
+)
+
+// Environment variables read for secrets and endpoints.
+const (
+	EnvSlackWebhook    = "NODEWATCH_SLACK_WEBHOOK"
+	EnvWebhookURL      = "NODEWATCH_WEBHOOK_URL"
+	EnvAlertmanagerURL = "NODEWATCH_ALERTMANAGER_URL"
+)
+
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
+
+// UnmarshalJSON parses "30s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"30s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"30s\": %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes "30s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Config is the daemon's configuration.
+type Config struct {
+	DataDir     string `json:"dataDir"`
+	Listen      string `json:"listen"`
+	ExternalURL string `json:"externalURL"`
+	// EvaluationInterval is how often every rule is evaluated; node changes
+	// are also evaluated as soon as they arrive.
+	EvaluationInterval Duration `json:"evaluationInterval"`
+	// GroupWindow gathers node failures into one message (0: no grouping).
+	GroupWindow  Duration     `json:"groupWindow"`
+	Rules        Rules        `json:"rules"`
+	Slack        Slack        `json:"slack"`
+	Webhook      Webhook      `json:"webhook"`
+	Alertmanager Alertmanager `json:"alertmanager"`
+	// LogNotifications also writes every notification to the log (a sink).
+	LogNotifications bool `json:"logNotifications"`
+}
+
+// Rules mirrors detect.Rules in YAML form.
+type Rules struct {
+	LeaseRenewInterval  Duration `json:"leaseRenewInterval"`
+	LeaseMissedRenewals int      `json:"leaseMissedRenewals"`
+	FlapTransitions     int      `json:"flapTransitions"`
+	FlapWindow          Duration `json:"flapWindow"`
+	UnschedulableAfter  Duration `json:"unschedulableAfter"`
+	UnavailableAfter    Duration `json:"unavailableAfter"`
+	RecentWindow        Duration `json:"recentWindow"`
+	WorkloadQuietPeriod Duration `json:"workloadQuietPeriod"`
+}
+
+// Slack configures the Slack sink. The webhook URL comes from
+// $NODEWATCH_SLACK_WEBHOOK or WebhookURLFile.
+type Slack struct {
+	WebhookURLFile string  `json:"webhookURLFile"`
+	RatePerSecond  float64 `json:"ratePerSecond"`
+	WebhookURL     string  `json:"-"`
+}
+
+// Webhook configures the generic JSON webhook sink; the URL comes from
+// $NODEWATCH_WEBHOOK_URL or URLFile.
+type Webhook struct {
+	URLFile string `json:"urlFile"`
+	URL     string `json:"-"`
+}
+
+// Alertmanager configures the Alertmanager sink (v2 API base URL).
+type Alertmanager struct {
+	URL string `json:"url"`
+}
+
+// Default returns the documented defaults.
+func Default() Config {
+	r := detect.DefaultRules()
+	return Config{
+		DataDir: "./nodewatch-data", Listen: "127.0.0.1:8080",
+		EvaluationInterval: Duration(time.Second), GroupWindow: Duration(30 * time.Second),
+		Rules: Rules{
+			LeaseRenewInterval: Duration(r.LeaseRenewInterval), LeaseMissedRenewals: r.LeaseMissedRenewals,
+			FlapTransitions: r.FlapTransitions, FlapWindow: Duration(r.FlapWindow),
+			UnschedulableAfter: Duration(r.UnschedulableAfter), UnavailableAfter: Duration(r.UnavailableAfter),
+			RecentWindow: Duration(r.RecentWindow), WorkloadQuietPeriod: Duration(r.WorkloadQuietPeriod),
+		},
+		Slack:            Slack{RatePerSecond: 1},
+		LogNotifications: true,
+	}
+}
+
+// LoadFile merges a YAML file into c. Unknown keys are errors.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(b, c); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadSecrets fills the webhook URLs from the environment, then from the
+// configured files (a file wins: it was configured explicitly).
+func (c *Config) LoadSecrets(getenv func(string) string) error {
+	c.Slack.WebhookURL = getenv(EnvSlackWebhook)
+	c.Webhook.URL = getenv(EnvWebhookURL)
+	if v := getenv(EnvAlertmanagerURL); v != "" && c.Alertmanager.URL == "" {
+		c.Alertmanager.URL = v
+	}
+	read := func(field, path string, into *string) error {
+		if path == "" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+		*into = strings.TrimSpace(string(b))
+		return nil
+	}
+	return errors.Join(
+		read("slack.webhookURLFile", c.Slack.WebhookURLFile, &c.Slack.WebhookURL),
+		read("webhook.urlFile", c.Webhook.URLFile, &c.Webhook.URL),
+	)
+}
+
+// DetectRules converts the rules.
+func (c *Config) DetectRules() detect.Rules {
+	r := c.Rules
+	return detect.Rules{
+		LeaseRenewInterval: time.Duration(r.LeaseRenewInterval), LeaseMissedRenewals: r.LeaseMissedRenewals,
+		FlapTransitions: r.FlapTransitions, FlapWindow: time.Duration(r.FlapWindow),
+		UnschedulableAfter: time.Duration(r.UnschedulableAfter), UnavailableAfter: time.Duration(r.UnavailableAfter),
+		RecentWindow: time.Duration(r.RecentWindow), WorkloadQuietPeriod: time.Duration(r.WorkloadQuietPeriod),
+	}
+}
+
+// Validate reports every invalid field at once; it changes nothing.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.DataDir == "" {
+		add("dataDir: must be set")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		add("listen: %q is not host:port: %v", c.Listen, err)
+	}
+	if c.ExternalURL != "" {
+		if u, err := url.Parse(c.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
+			add("externalURL: %q is not an absolute URL", c.ExternalURL)
+		}
+	}
+	if c.EvaluationInterval <= 0 {
+		add("evaluationInterval: must be positive, got %s", time.Duration(c.EvaluationInterval))
+	}
+	if c.GroupWindow < 0 {
+		add("groupWindow: must not be negative, got %s", time.Duration(c.GroupWindow))
+	}
+	if err := c.DetectRules().Validate("rules"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Slack.RatePerSecond < 0 {
+		add("slack.ratePerSecond: must not be negative")
+	}
+	for field, raw := range map[string]string{"slack webhook ($" + EnvSlackWebhook + ")": c.Slack.WebhookURL,
+		"webhook URL ($" + EnvWebhookURL + ")": c.Webhook.URL, "alertmanager.url": c.Alertmanager.URL} {
+		if raw == "" {
+			continue
+		}
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("%s: %s is not an http(s) URL", field, notify.Redact(raw))
+		}
+	}
+	return errors.Join(errs...)
+}

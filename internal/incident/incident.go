@@ -1,0 +1,79 @@
+// Package incident turns detection findings into incidents: it opens one
+// when a finding appears (with the pods that were on the node at that
+// moment, kept even after they are evicted), escalates it when the rule
+// changes (a node's early warning becoming NotReady), resolves it when the
+// finding goes away, and queues the notifications — grouping node failures
+// that happen within a window into one message. Incidents and their queued
+// messages are committed together, so a crash never loses or repeats one.
+package incident
+
+import (
+	"time"
+
+	"github.com/nodewatch/nodewatch/internal/health"
+)
+
+// Statuses.
+const (
+	Open     = "open"
+	Resolved = "resolved"
+)
+
+// Incident is one failure from start to end.
+type Incident struct {
+	ID       string `json:"id"`
+	Key      string `json:"key"`
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	Status   string `json:"status"`
+	// Start is when nodewatch opened the incident; Since is when the
+	// cluster says the condition began (e.g. Ready's lastTransitionTime).
+	Start time.Time  `json:"start"`
+	Since time.Time  `json:"since,omitzero"`
+	End   *time.Time `json:"end"`
+	// Node or Workload names what failed.
+	Node     string `json:"node,omitempty"`
+	Workload string `json:"workload,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Message  string `json:"message,omitempty"`
+	// Pods are the pods bound to the node when it failed.
+	Pods []health.PodReport `json:"pods,omitempty"`
+	// Details describes a failing workload's pods.
+	Details *health.WorkloadReport `json:"details,omitempty"`
+	// Events are Kubernetes events about the node at failure time.
+	Events []Event `json:"events,omitempty"`
+	// Notifications are the messages queued for this incident.
+	Notifications []Notification `json:"notifications"`
+}
+
+// Event is a Kubernetes event kept with an incident.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message"`
+	Count   int32     `json:"count,omitempty"`
+}
+
+// Notification records one message about the incident.
+type Notification struct {
+	Key    string    `json:"key"`
+	Rule   string    `json:"rule"`
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+	// Suppressed is set when the message was not sent, and why (e.g. the
+	// node is flapping and has one alert for that).
+	Suppressed string `json:"suppressed,omitempty"`
+}
+
+// Duration is how long the incident lasted, or has lasted by now.
+func (i *Incident) Duration(now time.Time) time.Duration {
+	start := i.Start
+	if !i.Since.IsZero() && i.Since.Before(start) {
+		start = i.Since
+	}
+	if i.End != nil {
+		return i.End.Sub(start)
+	}
+	return now.Sub(start)
+}

@@ -1,0 +1,214 @@
+// Package outbox delivers queued notifications: every message is written to
+// the data dir before it is sent (by the incident manager's commit), then a
+// sender per sink delivers the queue in order, at most at the sink's rate,
+// retrying temporary failures with exponential backoff and jitter and
+// honouring Retry-After, until the receiver takes it. A message leaves the
+// queue only when delivered, or when the receiver rejects it for good (then
+// it is logged and counted). Because delivered keys are remembered, a
+// restart resends nothing that was delivered.
+package outbox
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/nodewatch/nodewatch/internal/notify"
+)
+
+// Entry is one message queued for one sink.
+type Entry struct {
+	Seq         uint64          `json:"seq"`
+	Sink        string          `json:"sink"`
+	Message     *notify.Message `json:"message"`
+	Created     time.Time       `json:"created"`
+	Attempts    int             `json:"attempts"`
+	NextAttempt time.Time       `json:"nextAttempt"`
+	LastError   string          `json:"lastError,omitempty"`
+}
+
+// Queue is the durable queue (package store implements it).
+type Queue interface {
+	// Due returns up to limit entries of sink whose NextAttempt has come, in order.
+	Due(sink string, now time.Time, limit int) ([]Entry, error)
+	// Delivered removes e and remembers its key as delivered.
+	Delivered(e Entry, at time.Time) error
+	// Retry records a failed attempt and when to try again.
+	Retry(e Entry) error
+	// Drop removes e after a permanent failure, keeping it as a dead letter.
+	Drop(e Entry) error
+}
+
+// Sink is a named notifier with its rate.
+type Sink struct {
+	Name     string
+	Notifier notify.Notifier
+	// Rate limits messages per second (0: unlimited). Slack allows 1.
+	Rate float64
+}
+
+// Metrics observes deliveries; nil methods are fine to skip.
+type Metrics interface {
+	Sent(sink string, m *notify.Message, at time.Time)
+	Failed(sink string, permanent bool)
+}
+
+// Options configure a Sender.
+type Options struct {
+	Now func() time.Time
+	Log *slog.Logger
+	// MinBackoff and MaxBackoff bound the retry delay (defaults 1s and 5m).
+	MinBackoff, MaxBackoff time.Duration
+	Metrics                Metrics
+}
+
+// Sender delivers the queue to the sinks.
+type Sender struct {
+	q     Queue
+	sinks []Sink
+	opts  Options
+	wake  chan struct{}
+}
+
+// New returns a sender; Run starts it.
+func New(q Queue, sinks []Sink, opts Options) *Sender {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MinBackoff == 0 {
+		opts.MinBackoff = time.Second
+	}
+	if opts.MaxBackoff == 0 {
+		opts.MaxBackoff = 5 * time.Minute
+	}
+	return &Sender{q: q, sinks: sinks, opts: opts, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes the senders look at the queue now.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends.
+func (s *Sender) Run(ctx context.Context) {
+	wakes := make([]chan struct{}, len(s.sinks))
+	done := make(chan struct{})
+	for i, sink := range s.sinks {
+		wakes[i] = make(chan struct{}, 1)
+		go func() {
+			s.run(ctx, sink, wakes[i])
+			done <- struct{}{}
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			for range s.sinks {
+				<-done
+			}
+			return
+		case <-s.wake:
+			for _, w := range wakes {
+				select {
+				case w <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+func (s *Sender) run(ctx context.Context, sink Sink, wake <-chan struct{}) {
+	log := s.opts.Log.With("sink", sink.Name)
+	limit := rate.Inf
+	if sink.Rate > 0 {
+		limit = rate.Limit(sink.Rate)
+	}
+	limiter := rate.NewLimiter(limit, 1)
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		entries, err := s.q.Due(sink.Name, s.opts.Now(), 16)
+		if err != nil {
+			log.Error("reading the outbox", "err", err)
+		}
+		for _, e := range entries {
+			if err := limiter.Wait(ctx); err != nil {
+				return
+			}
+			s.deliver(ctx, sink, e, log)
+		}
+		if len(entries) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-poll.C:
+		}
+	}
+}
+
+func (s *Sender) deliver(ctx context.Context, sink Sink, e Entry, log *slog.Logger) {
+	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	retry, err := sink.Notifier.Notify(sendCtx, e.Message)
+	cancel()
+	now := s.opts.Now()
+	log = log.With("key", e.Message.Key, "attempt", e.Attempts+1)
+	if err == nil {
+		if err := s.q.Delivered(e, now); err != nil {
+			log.Error("recording a delivery", "err", err)
+		}
+		if s.opts.Metrics != nil {
+			s.opts.Metrics.Sent(sink.Name, e.Message, now)
+		}
+		log.Info("notification delivered", "title", e.Message.Title, "queued_for", now.Sub(e.Created).Round(time.Millisecond))
+		return
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the entry stays queued
+	}
+	e.Attempts++
+	e.LastError = err.Error()
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Failed(sink.Name, !retry)
+	}
+	if !retry {
+		log.Error("notification rejected; dropped to the dead letters", "err", err)
+		if err := s.q.Drop(e); err != nil {
+			log.Error("dropping a notification", "err", err)
+		}
+		return
+	}
+	wait := s.backoff(e.Attempts)
+	if d, ok := notify.RetryAfter(err); ok {
+		wait = max(d, 100*time.Millisecond)
+	}
+	e.NextAttempt = now.Add(wait)
+	log.Warn("notification failed; will retry", "err", err, "in", wait.Round(time.Millisecond))
+	if err := s.q.Retry(e); err != nil {
+		log.Error("recording a retry", "err", err)
+	}
+}
+
+// backoff is exponential from MinBackoff, capped, with ±20% jitter so many
+// nodewatch replicas or sinks do not retry in step.
+func (s *Sender) backoff(attempts int) time.Duration {
+	d := s.opts.MinBackoff
+	for i := 1; i < attempts && d < s.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.opts.MaxBackoff)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
