@@ -27,13 +27,13 @@ const DefaultTimeout = 10 * time.Second
 // Options configure a webhook.
 type Options struct {
 	// URL receives the POST; http or https.
-	URL string `json:"url"`
+	URL string
 	// Headers are added to every request, e.g. Authorization. They may not
 	// replace the headers the schema defines (Content-Type, Idempotency-Key).
-	Headers map[string]string `json:"headers,omitempty"`
+	Headers map[string]string
 	// Timeout bounds one delivery, connection to last byte of the reply;
 	// zero means DefaultTimeout.
-	Timeout time.Duration `json:"timeout,omitempty"`
+	Timeout time.Duration
 }
 
 // reserved are headers the sink sets itself or that net/http owns.
