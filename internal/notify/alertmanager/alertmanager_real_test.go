@@ -1,0 +1,368 @@
+package alertmanager
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The real-peer contract: nodewatch's alerts as a real Alertmanager takes
+// them. hack/build-peers.sh builds the binary; without it the test skips,
+// unless NODEWATCH_REQUIRE_PEERS is set (CI), where it fails.
+
+// gettableAlert is the part of the v2 API's GettableAlert the test reads.
+type gettableAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Status       struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+// webhookNotification is what Alertmanager's webhook receiver posts: how it
+// passes a firing or resolved alert on to people.
+type webhookNotification struct {
+	Status string `json:"status"`
+	Alerts []struct {
+		Status string            `json:"status"`
+		Labels map[string]string `json:"labels"`
+		EndsAt time.Time         `json:"endsAt"`
+	} `json:"alerts"`
+}
+
+func TestRealAlertmanager(t *testing.T) {
+	bin := alertmanagerBinary(t)
+
+	// Alertmanager passes what it receives on to this webhook, so the test
+	// sees the resolution the way a pager would.
+	var mu sync.Mutex
+	var notifications []webhookNotification
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n webhookNotification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			t.Errorf("Alertmanager's webhook notification: %v", err)
+		}
+		mu.Lock()
+		notifications = append(notifications, n)
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+
+	base := startAlertmanager(t, bin, fmt.Sprintf(`route: {receiver: default, group_wait: 1s, group_interval: 1s}
+receivers: [{name: default, webhook_configs: [{url: %q, send_resolved: true}]}]
+`, hook.URL))
+
+	n, err := New(Options{URL: base}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incident := fmt.Sprintf("real-%d", time.Now().UnixNano())
+	start := time.Now().Add(-2 * time.Minute).UTC().Truncate(time.Second)
+	msg := firing(incident, start)
+	msg.At = time.Now().UTC()
+
+	if retry, err := n.Notify(context.Background(), msg); err != nil {
+		t.Fatalf("firing: retry=%v err=%v", retry, err)
+	}
+	var got []gettableAlert
+	eventually(t, "both node alerts active", func() bool {
+		got = incidentAlerts(t, base, incident)
+		return len(got) == 2 && got[0].Status.State == "active" && got[1].Status.State == "active"
+	})
+	for i, a := range got {
+		node := msg.Nodes[i].Name
+		want := map[string]string{"alertname": "NodeNotReady", "severity": "critical", "node": node, "incident": incident, "source": "nodewatch"}
+		for k, v := range want {
+			if a.Labels[k] != v {
+				t.Errorf("alert %d: label %s=%q, want %q (labels %v)", i, k, a.Labels[k], v, a.Labels)
+			}
+		}
+		if len(a.Labels) != len(want) {
+			t.Errorf("alert %d: labels %v, want exactly %v", i, a.Labels, want)
+		}
+		if !a.StartsAt.Equal(start) {
+			t.Errorf("alert %d: startsAt %v, want %v", i, a.StartsAt, start)
+		}
+		if !a.EndsAt.After(time.Now()) {
+			t.Errorf("alert %d: firing alert has endsAt %v in the past", i, a.EndsAt)
+		}
+		if a.GeneratorURL != msg.URL || a.Annotations["summary"] != msg.Title || !strings.Contains(a.Annotations["description"], "Node "+node) ||
+			a.Annotations["pods"] != strconv.Itoa(len(msg.Nodes[i].Pods)) {
+			t.Errorf("alert %d: generatorURL %q, annotations %v", i, a.GeneratorURL, a.Annotations)
+		}
+	}
+	eventually(t, "Alertmanager notifies the firing alerts", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(notifications) > 0 && notifications[0].Status == "firing" && len(notifications[0].Alerts) == 2
+	})
+
+	// Resolve: the same labels with endsAt now.
+	end := time.Now().UTC()
+	if retry, err := n.Notify(context.Background(), resolvedMsg(msg, end)); err != nil {
+		t.Fatalf("resolved: retry=%v err=%v", retry, err)
+	}
+	// The v2 API lists only alerts that have not ended: resolved ones vanish.
+	eventually(t, "the alerts gone from the active list", func() bool { return len(incidentAlerts(t, base, incident)) == 0 })
+	var resolved webhookNotification
+	eventually(t, "Alertmanager notifies the resolution", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range notifications {
+			if n.Status == "resolved" {
+				resolved = n
+				return true
+			}
+		}
+		return false
+	})
+	if len(resolved.Alerts) != 2 {
+		t.Fatalf("resolved notification carries %d alerts, want 2", len(resolved.Alerts))
+	}
+	for _, a := range resolved.Alerts {
+		if a.Status != "resolved" || a.Labels["incident"] != incident || a.EndsAt.Sub(end).Abs() > time.Millisecond {
+			t.Errorf("resolved alert: status %s, labels %v, endsAt %v (want %v)", a.Status, a.Labels, a.EndsAt, end)
+		}
+		if !a.EndsAt.Before(time.Now()) {
+			t.Errorf("resolved alert ends in the future: %v", a.EndsAt)
+		}
+	}
+	if c := receivedResolved(t, base); c < 2 {
+		t.Errorf("alertmanager_alerts_received_total{status=\"resolved\"} = %v, want ≥ 2", c)
+	}
+
+	// A wrong path prefix is a configuration error: Alertmanager's 404 is
+	// permanent, not retried forever.
+	wrong, err := New(Options{URL: base + "/wrong-prefix"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retry, err := wrong.Notify(context.Background(), msg); err == nil || retry || !strings.Contains(err.Error(), "404") {
+		t.Errorf("wrong prefix: retry=%v err=%v; want a permanent 404 error", retry, err)
+	}
+}
+
+// alertmanagerBinary finds the binary hack/build-peers.sh built, or skips
+// (fails, when NODEWATCH_REQUIRE_PEERS is set).
+func alertmanagerBinary(t *testing.T) string {
+	t.Helper()
+	require := os.Getenv("NODEWATCH_REQUIRE_PEERS") != ""
+	missing := func(format string, args ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, args...) + "; build it with: bash hack/build-peers.sh (or make peers)"
+		if require {
+			t.Fatalf("NODEWATCH_REQUIRE_PEERS is set and %s", msg)
+		}
+		t.Skip(msg)
+	}
+	if bin := os.Getenv("NODEWATCH_ALERTMANAGER_BIN"); bin != "" {
+		if st, err := os.Stat(bin); err != nil || st.IsDir() {
+			missing("NODEWATCH_ALERTMANAGER_BIN=%s is not a file", bin)
+		}
+		return bin
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", filepath.Join(root, "hack", "build-peers.sh"))
+	cmd.Env = append(os.Environ(), "NODEWATCH_PEERS_CHECK_ONLY=1")
+	out, err := cmd.Output()
+	lines := strings.Fields(strings.TrimSpace(string(out)))
+	if err != nil || len(lines) == 0 {
+		missing("the Alertmanager binary is not built")
+	}
+	bin := filepath.Join(lines[len(lines)-1], "alertmanager")
+	if _, err := os.Stat(bin); err != nil {
+		missing("%s is missing", bin)
+	}
+	return bin
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "hack", "build-peers.sh")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("hack/build-peers.sh not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// startAlertmanager runs bin on a free loopback port with config and returns
+// its base URL once it is ready; the process is killed when the test ends.
+func startAlertmanager(t *testing.T, bin, config string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Another process may take the port between our probe and
+	// Alertmanager's bind; try a few.
+	var lastErr error
+	for attempt := range 3 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logPath := filepath.Join(dir, fmt.Sprintf("alertmanager-%d.log", attempt))
+		logFile, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cmd := exec.Command(bin,
+			"--config.file="+cfg,
+			"--storage.path="+filepath.Join(dir, fmt.Sprintf("data-%d", attempt)),
+			"--web.listen-address="+addr,
+			"--cluster.listen-address=",
+			"--log.level=debug",
+		)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		setPdeathsig(cmd)
+		if err := cmd.Start(); err != nil {
+			logFile.Close()
+			t.Fatalf("starting %s: %v", bin, err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		stop := func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			logFile.Close()
+		}
+		base := "http://" + addr
+		if lastErr = waitReady(base, exited, 30*time.Second); lastErr == nil {
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					b, _ := os.ReadFile(logPath)
+					t.Logf("Alertmanager's log:\n%s", b)
+				}
+			})
+			return base
+		}
+		stop()
+		b, _ := os.ReadFile(logPath)
+		t.Logf("attempt %d on %s: %v\n%s", attempt+1, addr, lastErr, b)
+	}
+	t.Fatalf("Alertmanager did not become ready: %v", lastErr)
+	return ""
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitReady(base string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-exited:
+			return errors.New("Alertmanager exited")
+		default:
+		}
+		resp, err := client.Get(base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("/-/ready answered %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s: %w", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// incidentAlerts lists the incident's alerts through GET /api/v2/alerts.
+func incidentAlerts(t *testing.T, base, incident string) []gettableAlert {
+	t.Helper()
+	q := url.Values{"filter": {fmt.Sprintf("incident=%q", incident)}}
+	resp, err := http.Get(base + "/api/v2/alerts?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET /api/v2/alerts: %s %s", resp.Status, b)
+	}
+	var alerts []gettableAlert
+	if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
+		t.Fatal(err)
+	}
+	// Alertmanager sorts by fingerprint; the test compares in node order.
+	if len(alerts) == 2 && alerts[0].Labels["node"] > alerts[1].Labels["node"] {
+		alerts[0], alerts[1] = alerts[1], alerts[0]
+	}
+	return alerts
+}
+
+// receivedResolved reads alertmanager_alerts_received_total{status="resolved"}.
+func receivedResolved(t *testing.T, base string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	total := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "alertmanager_alerts_received_total{") && strings.Contains(line, `status="resolved"`) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err == nil {
+				total += v
+			}
+		}
+	}
+	return total
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
