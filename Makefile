@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/nodewatch/nodewatch/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 15s
 
-.PHONY: all build simcluster demo test unit e2e fuzz bench vet clean
+.PHONY: all build simcluster peers demo test unit e2e fuzz bench vet clean
 
 all: build
 
@@ -18,6 +18,11 @@ build:
 simcluster:
 	bash hack/build-simcluster.sh >/dev/null
 
+# Real peers for contract tests (Alertmanager v0.31.1), built once from the
+# Go module proxy into ~/.cache/nodewatch (about a minute).
+peers:
+	bash hack/build-peers.sh >/dev/null
+
 # The story on a simulated cluster: nodes, workloads, a node that fails, and
 # what nodewatch reports.
 demo: build simcluster
@@ -25,14 +30,14 @@ demo: build simcluster
 
 # Every test: unit tests with the race detector, fuzz targets briefly, and
 # the end-to-end tests on the simulated cluster, which may not skip here.
-test: simcluster vet unit fuzz e2e
+test: simcluster peers vet unit fuzz e2e
 
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-unit:
-	$(GO) test -race -count=1 ./internal/... ./cmd/...
+unit: peers
+	NODEWATCH_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./internal/... ./cmd/...
 
 fuzz:
 	$(GO) test ./internal/dump -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)

@@ -90,4 +90,4 @@ type funcCollector struct {
 }
 
 func (f *funcCollector) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
-func (f *funcCollector) Collect(ch chan<- prometheus.Metric)  { f.collect(ch) }
+func (f *funcCollector) Collect(ch chan<- prometheus.Metric) { f.collect(ch) }

@@ -115,6 +115,9 @@ func (m *Manager) Observe(scope string, findings []detect.Finding, reports map[s
 				inc.Details = &r
 			}
 			m.emit(inc, notify.Firing, now)
+		case inc.Rule != f.Rule && rank(f.Severity) < rank(inc.Severity):
+			// Easing off (a recovering node is Ready before its next Lease
+			// renewal): keep the graver finding, say nothing new.
 		case inc.Rule != f.Rule:
 			inc.Rule, inc.Severity, inc.Reason, inc.Message = f.Rule, f.Severity, f.Reason, f.Message
 			if !f.Since.IsZero() {
@@ -198,8 +201,8 @@ func (m *Manager) podsOn(node string) []health.PodReport {
 	return out
 }
 
-// emit queues a message about inc: node messages join a group (sent when
-// its window closes), others go at once. A node that is flapping has one
+// emit queues a message about inc: node failures and recoveries join a
+// group (sent when its window closes), others go at once. A node that is flapping has one
 // alert for that; its individual down/up messages are recorded as suppressed.
 func (m *Manager) emit(inc *Incident, status string, now time.Time) {
 	if inc.Node != "" && inc.Rule != detect.NodeFlapping {
@@ -209,7 +212,9 @@ func (m *Manager) emit(inc *Incident, status string, now time.Time) {
 			return
 		}
 	}
-	if inc.Node == "" || m.opts.GroupWindow == 0 {
+	// Early warnings go at once: waiting for a group would spend the
+	// head start they exist for.
+	if inc.Node == "" || m.opts.GroupWindow == 0 || inc.Rule == detect.NodeLeaseStale {
 		m.queue(now, inc.Rule, status, inc)
 		return
 	}
@@ -260,6 +265,17 @@ func (m *Manager) queue(now time.Time, rule, status string, incs ...*Incident) {
 		m.dirty[inc] = true
 	}
 	m.unsaved = append(m.unsaved, msg)
+}
+
+// rank orders severities.
+func rank(severity string) int {
+	switch severity {
+	case detect.Critical:
+		return 3
+	case detect.Warning:
+		return 2
+	}
+	return 1
 }
 
 func newID(key string, now time.Time) string {

@@ -28,7 +28,8 @@ func (m *Manager) message(now time.Time, rule, status string, incs []*Incident) 
 		StartsAt:   incs[0].Start,
 	}
 	if status == notify.Resolved {
-		msg.Severity = detect.Info
+		// The severity stays the firing one: Alertmanager matches the
+		// resolved alert to the firing one by all its labels.
 		if e := incs[0].End; e != nil {
 			msg.EndsAt = *e
 		}
@@ -95,15 +96,15 @@ func describe(rule, status string, incs []*Incident, nodes []string, now time.Ti
 	}
 	switch rule {
 	case detect.NodeNotReady:
-		return plural("is down", "down"), incs[0].Message
+		return plural("is down", "down"), ""
 	case detect.NodeLeaseStale:
-		return "early warning: " + plural("stopped heartbeating", "stopped heartbeating"), incs[0].Message
+		return "early warning: " + plural("stopped heartbeating", "stopped heartbeating"), ""
 	case detect.NodePressure:
-		return plural("is under "+incs[0].Reason, "under pressure"), incs[0].Message
+		return plural("is under "+incs[0].Reason, "under pressure"), ""
 	case detect.NodeFlapping:
-		return plural("is flapping", "flapping"), incs[0].Message
+		return plural("is flapping", "flapping"), ""
 	case detect.NodeDeleted:
-		return plural("was deleted", "deleted"), incs[0].Message
+		return plural("was deleted", "deleted"), ""
 	}
 	return incs[0].Message, ""
 }

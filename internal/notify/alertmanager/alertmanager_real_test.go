@@ -42,9 +42,10 @@ type gettableAlert struct {
 type webhookNotification struct {
 	Status string `json:"status"`
 	Alerts []struct {
-		Status string            `json:"status"`
-		Labels map[string]string `json:"labels"`
-		EndsAt time.Time         `json:"endsAt"`
+		Status      string            `json:"status"`
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+		EndsAt      time.Time         `json:"endsAt"`
 	} `json:"alerts"`
 }
 
@@ -89,7 +90,7 @@ receivers: [{name: default, webhook_configs: [{url: %q, send_resolved: true}]}]
 	})
 	for i, a := range got {
 		node := msg.Nodes[i].Name
-		want := map[string]string{"alertname": "NodeNotReady", "severity": "critical", "node": node, "incident": incident, "source": "nodewatch"}
+		want := map[string]string{"alertname": "NodeNotReady", "severity": "critical", "node": node, "source": "nodewatch"}
 		for k, v := range want {
 			if a.Labels[k] != v {
 				t.Errorf("alert %d: label %s=%q, want %q (labels %v)", i, k, a.Labels[k], v, a.Labels)
@@ -138,7 +139,7 @@ receivers: [{name: default, webhook_configs: [{url: %q, send_resolved: true}]}]
 		t.Fatalf("resolved notification carries %d alerts, want 2", len(resolved.Alerts))
 	}
 	for _, a := range resolved.Alerts {
-		if a.Status != "resolved" || a.Labels["incident"] != incident || a.EndsAt.Sub(end).Abs() > time.Millisecond {
+		if a.Status != "resolved" || a.Annotations["incident"] != incident || a.EndsAt.Sub(end).Abs() > time.Millisecond {
 			t.Errorf("resolved alert: status %s, labels %v, endsAt %v (want %v)", a.Status, a.Labels, a.EndsAt, end)
 		}
 		if !a.EndsAt.Before(time.Now()) {
@@ -312,7 +313,7 @@ func waitReady(base string, exited <-chan struct{}, timeout time.Duration) error
 // incidentAlerts lists the incident's alerts through GET /api/v2/alerts.
 func incidentAlerts(t *testing.T, base, incident string) []gettableAlert {
 	t.Helper()
-	q := url.Values{"filter": {fmt.Sprintf("incident=%q", incident)}}
+	q := url.Values{"filter": {`source="nodewatch"`}}
 	resp, err := http.Get(base + "/api/v2/alerts?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -322,9 +323,14 @@ func incidentAlerts(t *testing.T, base, incident string) []gettableAlert {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("GET /api/v2/alerts: %s %s", resp.Status, b)
 	}
-	var alerts []gettableAlert
-	if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
+	var all, alerts []gettableAlert
+	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
 		t.Fatal(err)
+	}
+	for _, a := range all {
+		if a.Annotations["incident"] == incident {
+			alerts = append(alerts, a)
+		}
 	}
 	// Alertmanager sorts by fingerprint; the test compares in node order.
 	if len(alerts) == 2 && alerts[0].Labels["node"] > alerts[1].Labels["node"] {

@@ -127,7 +127,7 @@ func TestAlertsLabels(t *testing.T) {
 	if len(alerts) != 2 {
 		t.Fatalf("%d alerts for 2 nodes", len(alerts))
 	}
-	want := map[string]string{"alertname": "NodeNotReady", "severity": "critical", "node": "ip-172-20-1-11", "incident": "inc-7", "source": "nodewatch"}
+	want := map[string]string{"alertname": "NodeNotReady", "severity": "critical", "node": "ip-172-20-1-11", "source": "nodewatch"}
 	if !reflect.DeepEqual(alerts[0].Labels, want) {
 		t.Errorf("labels %v, want %v", alerts[0].Labels, want)
 	}
@@ -145,7 +145,7 @@ func TestAlertsLabels(t *testing.T) {
 	if len(w) != 2 {
 		t.Fatalf("%d alerts for 2 workloads", len(w))
 	}
-	want = map[string]string{"alertname": "WorkloadFailing", "severity": "warning", "namespace": "batch", "workload_kind": "CronJob", "workload": "report", "incident": "inc-9", "source": "nodewatch"}
+	want = map[string]string{"alertname": "WorkloadFailing", "severity": "warning", "namespace": "batch", "workload_kind": "CronJob", "workload": "report", "source": "nodewatch"}
 	if !reflect.DeepEqual(w[0].Labels, want) {
 		t.Errorf("workload labels %v, want %v", w[0].Labels, want)
 	}
@@ -164,7 +164,7 @@ func TestAlertsLabels(t *testing.T) {
 	// are left out rather than sent empty.
 	check := notify.FromReport(&health.Report{CheckedAt: at, NodeCount: 3, Nodes: []health.NodeReport{node("n1")}})
 	c, _ := Alerts(check, at)
-	if _, ok := c[0].Labels["incident"]; ok || c[0].Labels["alertname"] != "Check" || c[0].GeneratorURL != "" || !c[0].StartsAt.Equal(at) {
+	if _, ok := c[0].Labels["incident"]; ok || c[0].Annotations["incident"] != "" || c[0].Labels["alertname"] != "Check" || c[0].GeneratorURL != "" || !c[0].StartsAt.Equal(at) {
 		t.Errorf("check alert: %+v", c[0])
 	}
 }

@@ -32,7 +32,6 @@ const (
 	LabelNamespace    = "namespace"
 	LabelWorkloadKind = "workload_kind"
 	LabelWorkload     = "workload"
-	LabelIncident     = "incident"
 	LabelSource       = "source"
 	// Source is the value of the source label on every alert.
 	Source = "nodewatch"
@@ -83,7 +82,6 @@ func Alerts(m *notify.Message, now time.Time) ([]Alert, error) {
 			l[LabelAlertName] = "Nodewatch"
 		}
 		setLabel(l, LabelSeverity, m.Severity)
-		setLabel(l, LabelIncident, m.IncidentID)
 		return l
 	}
 	alert := func(labels map[string]string, description string, pods int) Alert {
@@ -93,6 +91,10 @@ func Alerts(m *notify.Message, now time.Time) ([]Alert, error) {
 				"summary":     truncate(clean(m.Title), maxSummary),
 				"description": truncate(clean(description), maxDescription),
 				"pods":        strconv.Itoa(pods),
+				// The incident is an annotation, not a label: grouped
+				// messages carry several, and a label would split one node's
+				// firing and resolved alerts into two alerts.
+				"incident": m.IncidentID,
 			},
 			StartsAt: startsAt, EndsAt: endsAt, GeneratorURL: generator,
 		}

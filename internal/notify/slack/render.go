@@ -28,9 +28,13 @@ const (
 func Render(m *notify.Message) *slackapi.WebhookMessage {
 	var blocks []slackapi.Block
 	blocks = append(blocks, slackapi.NewHeaderBlock(
-		slackapi.NewTextBlockObject(slackapi.PlainTextType, clip(":rotating_light: "+m.Title, MaxHeaderText), true, false)))
-	// Reserve room for the unschedulable section, a "more nodes" note and the context line.
-	budget := MaxBlocks - 4
+		slackapi.NewTextBlockObject(slackapi.PlainTextType, clip(emoji(m)+" "+m.Title, MaxHeaderText), true, false)))
+	if m.Text != "" {
+		blocks = append(blocks, section(clip(Escape(m.Text), MaxSectionText)))
+	}
+	// Reserve room for the workloads, the unschedulable section, a "more
+	// nodes" note and the context line.
+	budget := MaxBlocks - 4 - min(len(m.Workloads), 10)
 	shown := 0
 	for _, n := range m.Nodes {
 		if len(blocks)+2 > budget {
@@ -42,15 +46,39 @@ func Render(m *notify.Message) *slackapi.WebhookMessage {
 	if more := len(m.Nodes) - shown; more > 0 {
 		blocks = append(blocks, section(fmt.Sprintf("…and %d more nodes with problems", more)))
 	}
+	for i, w := range m.Workloads {
+		if i == 10 {
+			blocks = append(blocks, section(fmt.Sprintf("…and %d more workloads", len(m.Workloads)-i)))
+			break
+		}
+		blocks = append(blocks, section(workloadText(&w)))
+	}
 	if len(m.Unschedulable) > 0 {
 		blocks = append(blocks, section(unschedulableText(m.Unschedulable)))
 	}
-	blocks = append(blocks, slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType,
-		"nodewatch · "+m.At.UTC().Format("2006-01-02 15:04:05Z"), false, false)))
+	footer := "nodewatch · " + m.At.UTC().Format("2006-01-02 15:04:05Z")
+	if m.IncidentID != "" {
+		footer += " · incident " + Escape(m.IncidentID)
+	}
+	if m.URL != "" {
+		footer += " · <" + Escape(m.URL) + "|details>"
+	}
+	blocks = append(blocks, slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType, footer, false, false)))
 	return &slackapi.WebhookMessage{
 		Text:   clip(fallback(m), MaxText),
 		Blocks: &slackapi.Blocks{BlockSet: blocks},
 	}
+}
+
+// emoji marks the message's state at a glance.
+func emoji(m *notify.Message) string {
+	switch {
+	case m.Status == notify.Resolved:
+		return ":white_check_mark:"
+	case m.Severity == "warning":
+		return ":warning:"
+	}
+	return ":rotating_light:"
 }
 
 func section(text string) slackapi.Block {
@@ -91,6 +119,32 @@ func podsText(pods []health.PodReport, what string) string {
 			report.Bytes(p.MemoryRequest, "-"), report.Bytes(p.MemoryLimit, "no limit"), p.Restarts)
 	}
 	return fitLines(fmt.Sprintf("*%d %s:*", len(pods), what), lines)
+}
+
+func workloadText(w *health.WorkloadReport) string {
+	head := fmt.Sprintf("*%s %s/%s* — %s", Escape(w.Kind), Escape(w.Namespace), Escape(w.Name), Escape(w.Reason))
+	if w.Reason == "Unavailable" {
+		head += fmt.Sprintf(" · %d of %d replicas available", w.Available, w.Desired)
+	}
+	lines := make([]string, len(w.Pods))
+	for i, p := range w.Pods {
+		l := fmt.Sprintf("• `%s` %s", Escape(p.Name), Escape(p.Reason))
+		if p.Node != "" {
+			l += " on " + Escape(p.Node)
+		}
+		if p.ExitCode != 0 {
+			l += fmt.Sprintf(" · exit %d", p.ExitCode)
+		}
+		l += fmt.Sprintf(" · %d restarts", p.Restarts)
+		if p.Message != "" {
+			l += ": " + Escape(p.Message)
+		}
+		for _, log := range p.LogTail {
+			l += "\n    > " + Escape(log)
+		}
+		lines[i] = l
+	}
+	return fitLines(head, lines)
 }
 
 func unschedulableText(pods []health.PodReport) string {

@@ -50,6 +50,7 @@ type Receiver struct {
 	accepted []Message
 	rejected int
 	faults   []Fault
+	failing  *Fault
 	notify   chan struct{}
 }
 
@@ -65,6 +66,20 @@ func (r *Receiver) FailNext(f ...Fault) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.faults = append(r.faults, f...)
+}
+
+// FailAll makes every request answer with f until Heal.
+func (r *Receiver) FailAll(f Fault) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failing = &f
+}
+
+// Heal ends FailAll.
+func (r *Receiver) Heal() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failing = nil
 }
 
 // Messages returns a copy of the accepted messages.
@@ -92,9 +107,13 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
 	}
-	if len(r.faults) > 0 {
-		f := r.faults[0]
-		r.faults = r.faults[1:]
+	if len(r.faults) > 0 || r.failing != nil {
+		var f Fault
+		if len(r.faults) > 0 {
+			f, r.faults = r.faults[0], r.faults[1:]
+		} else {
+			f = *r.failing
+		}
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
