@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,6 +97,28 @@ func (d *daemon) stop() {
 	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
 		d.t.Errorf("nodewatch exited %d after SIGTERM, want 0", code)
 	}
+}
+
+// queued reads nodewatch_notifications_queued for a sink from /metrics
+// (-1 if unreadable).
+func (d *daemon) queued(sink string) int {
+	resp, err := http.Get("http://" + d.addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	prefix := `nodewatch_notifications_queued{sink="` + sink + `"} `
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 func (d *daemon) log() string {

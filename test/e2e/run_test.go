@@ -176,7 +176,9 @@ func TestRunDeliveryFaultsAndRestart(t *testing.T) {
 	waitMessage(t, ctx, rx, 30*time.Second, "early warning", victim)
 
 	// The node recovers while nodewatch is down: the recovery is reported
-	// by the next nodewatch, once.
+	// by the next nodewatch, once. (Kill only once the deliveries are
+	// recorded: a crash between Slack's "ok" and that record would resend.)
+	waitFor(t, ctx, 30*time.Second, "the outbox to drain", func() bool { return d.queued("slack") == 0 })
 	d.kill()
 	if err := c.RecoverNode(ctx, victim); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,11 @@
 // honouring Retry-After, until the receiver takes it. A message leaves the
 // queue only when delivered, or when the receiver rejects it for good (then
 // it is logged and counted). Because delivered keys are remembered, a
-// restart resends nothing that was delivered.
+// restart resends nothing that was recorded as delivered. One window stays:
+// a crash after the receiver accepted a message and before the delivery was
+// recorded (a millisecond) sends it once more on restart — at-least-once,
+// as with any outbox; the webhook sink's idempotency key lets receivers
+// drop that duplicate.
 package outbox
 
 import (
@@ -145,7 +149,9 @@ func (s *Sender) run(ctx context.Context, sink Sink, wake <-chan struct{}) {
 			if err := limiter.Wait(ctx); err != nil {
 				return
 			}
-			s.deliver(ctx, sink, e, log)
+			if !s.deliver(ctx, sink, e, log) {
+				break // keep order: nothing after e goes before e
+			}
 		}
 		if len(entries) > 0 {
 			continue
@@ -159,7 +165,8 @@ func (s *Sender) run(ctx context.Context, sink Sink, wake <-chan struct{}) {
 	}
 }
 
-func (s *Sender) deliver(ctx context.Context, sink Sink, e Entry, log *slog.Logger) {
+// deliver sends e and records the outcome; it reports whether e left the queue.
+func (s *Sender) deliver(ctx context.Context, sink Sink, e Entry, log *slog.Logger) bool {
 	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	retry, err := sink.Notifier.Notify(sendCtx, e.Message)
 	cancel()
@@ -173,10 +180,10 @@ func (s *Sender) deliver(ctx context.Context, sink Sink, e Entry, log *slog.Logg
 			s.opts.Metrics.Sent(sink.Name, e.Message, now)
 		}
 		log.Info("notification delivered", "title", e.Message.Title, "queued_for", now.Sub(e.Created).Round(time.Millisecond))
-		return
+		return true
 	}
 	if ctx.Err() != nil {
-		return // shutting down: the entry stays queued
+		return false // shutting down: the entry stays queued
 	}
 	e.Attempts++
 	e.LastError = err.Error()
@@ -188,7 +195,7 @@ func (s *Sender) deliver(ctx context.Context, sink Sink, e Entry, log *slog.Logg
 		if err := s.q.Drop(e); err != nil {
 			log.Error("dropping a notification", "err", err)
 		}
-		return
+		return true
 	}
 	wait := s.backoff(e.Attempts)
 	if d, ok := notify.RetryAfter(err); ok {
@@ -199,6 +206,7 @@ func (s *Sender) deliver(ctx context.Context, sink Sink, e Entry, log *slog.Logg
 	if err := s.q.Retry(e); err != nil {
 		log.Error("recording a retry", "err", err)
 	}
+	return false
 }
 
 // backoff is exponential from MinBackoff, capped, with ±20% jitter so many
