@@ -154,6 +154,12 @@ func (a *App) loop(ctx context.Context, cache *cluster.Cache, mgr *incident.Mana
 		mgr.Observe("node/", nodes.Evaluate(now), nil)
 		if all {
 			f, reports := workloads.Evaluate(now)
+			for key, r := range reports {
+				if !mgr.IsOpen(key) && len(r.Pods) > 0 {
+					addLogTails(ctx, cache.Client(), &r)
+					reports[key] = r
+				}
+			}
 			mgr.Observe("workload/", f, reports)
 		}
 		if err := mgr.Flush(); err != nil {

@@ -96,6 +96,14 @@ func (m *Manager) Open() []Incident {
 	return out
 }
 
+// IsOpen reports whether an incident with this key is open.
+func (m *Manager) IsOpen(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.open[key]
+	return ok
+}
+
 // Observe takes every finding of one scope ("node/" or "workload/" keys)
 // that holds now: new ones open incidents, changed ones escalate, and open
 // incidents of the scope whose finding is gone resolve. reports carries
