@@ -1,0 +1,100 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.DetectRules().LeaseMissedRenewals != 3 || time.Duration(c.GroupWindow) != 30*time.Second {
+		t.Errorf("defaults changed: %+v", c)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	c := Default()
+	p := write(t, "c.yaml", "dataDir: /var/lib/nodewatch\ngroupWindow: 10s\nrules:\n  leaseMissedRenewals: 5\n  flapWindow: 30m\nalertmanager:\n  url: http://am:9093\n")
+	if err := c.LoadFile(p); err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/var/lib/nodewatch" || time.Duration(c.GroupWindow) != 10*time.Second ||
+		c.Rules.LeaseMissedRenewals != 5 || time.Duration(c.Rules.FlapWindow) != 30*time.Minute || c.Alertmanager.URL != "http://am:9093" {
+		t.Errorf("loaded %+v", c)
+	}
+	if c.Listen != "127.0.0.1:8080" {
+		t.Errorf("a key absent from the file lost its default: listen=%q", c.Listen)
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	cases := map[string]string{
+		"unknown key":  "dataDir: x\nslackWebhook: https://hooks.slack.com/services/T/B/secret\n",
+		"bad duration": "groupWindow: soon\n",
+		"not YAML":     "rules: [\n",
+	}
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := Default()
+			err := c.LoadFile(write(t, "c.yaml", content))
+			if err == nil || !strings.Contains(err.Error(), "c.yaml") {
+				t.Fatalf("error %v, want one naming the file", err)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("the error repeats a secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateNamesEveryField(t *testing.T) {
+	c := Default()
+	c.Listen = "nowhere"
+	c.GroupWindow = Duration(-time.Second)
+	c.Rules.LeaseMissedRenewals = 0
+	c.Slack.WebhookURL = "hooks.slack.com/services/T/B/secret"
+	c.ExternalURL = "/relative"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	for _, field := range []string{"listen:", "groupWindow:", "rules.leaseMissedRenewals:", "slack webhook", "externalURL:"} {
+		if !strings.Contains(err.Error(), field) {
+			t.Errorf("error does not name %s:\n%v", field, err)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("the error repeats the webhook secret:\n%v", err)
+	}
+}
+
+func TestLoadSecrets(t *testing.T) {
+	c := Default()
+	env := map[string]string{EnvSlackWebhook: "https://hooks.slack.com/services/env", EnvAlertmanagerURL: "http://am:9093"}
+	c.Webhook.URLFile = write(t, "url", "https://example.com/hook\n")
+	if err := c.LoadSecrets(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Slack.WebhookURL != env[EnvSlackWebhook] || c.Webhook.URL != "https://example.com/hook" || c.Alertmanager.URL != "http://am:9093" {
+		t.Errorf("secrets: %+v %+v %+v", c.Slack, c.Webhook, c.Alertmanager)
+	}
+	c.Slack.WebhookURLFile = "/nonexistent/slack"
+	if err := c.LoadSecrets(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "slack.webhookURLFile") {
+		t.Errorf("missing secret file: %v", err)
+	}
+}
