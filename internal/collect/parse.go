@@ -1,0 +1,93 @@
+package collect
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
+)
+
+// Sample is one value of one series at one time (Unix milliseconds).
+type Sample struct {
+	Labels labels.Labels
+	T      int64
+	V      float64
+}
+
+// Limits bound what a scrape may bring in.
+const (
+	maxLabelValue = 1024
+	maxSamples    = 200_000
+)
+
+// Rejected counts samples a parse refused, by reason.
+type Rejected map[string]int
+
+// Parse reads Prometheus text exposition (what kubelets serve) with
+// Prometheus' own parser. keep selects metric names (nil keeps all); extra
+// labels are added to every sample; def is the timestamp for samples
+// without one. Samples with NaN, ±Inf or negative values, or label values
+// over 1 KiB, are refused and counted, not stored. A syntax error ends the
+// parse with an error naming the byte position; the samples read before it
+// are returned.
+func Parse(b []byte, keep func(name string) bool, extra labels.Labels, def int64) ([]Sample, Rejected, error) {
+	p := textparse.NewPromParser(b, labels.NewSymbolTable(), false)
+	var out []Sample
+	rej := Rejected{}
+	var lb labels.Labels
+	builder := labels.NewScratchBuilder(8)
+	for {
+		e, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return out, rej, nil
+		}
+		if err != nil {
+			return out, rej, fmt.Errorf("malformed exposition: %w", err)
+		}
+		if e != textparse.EntrySeries {
+			continue
+		}
+		_, ts, v := p.Series()
+		p.Labels(&lb)
+		name := lb.Get(labels.MetricName)
+		if keep != nil && !keep(name) {
+			continue
+		}
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			rej["nan_or_inf"]++
+			continue
+		case v < 0:
+			rej["negative"]++
+			continue
+		}
+		tooLong := false
+		builder.Reset()
+		lb.Range(func(l labels.Label) {
+			if len(l.Value) > maxLabelValue {
+				tooLong = true
+			}
+			if extra.Get(l.Name) == "" {
+				builder.Add(l.Name, l.Value)
+			}
+		})
+		if tooLong {
+			rej["label_too_long"]++
+			continue
+		}
+		extra.Range(func(l labels.Label) { builder.Add(l.Name, l.Value) })
+		builder.Sort()
+		t := def
+		if ts != nil {
+			t = *ts
+		}
+		if len(out) == maxSamples {
+			rej["too_many_samples"]++
+			continue
+		}
+		out = append(out, Sample{Labels: builder.Labels(), T: t, V: v})
+	}
+}

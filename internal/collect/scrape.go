@@ -1,0 +1,228 @@
+// Package collect scrapes every Ready node's kubelet directly, as
+// metrics-server does: the address from the node's status (by a configured
+// preference of address types), the port from its daemonEndpoints, TLS with
+// the service-account token, and the node annotation
+// metrics.k8s.io/resource-metrics-path when present. It reads
+// /metrics/resource (container and node CPU and working set) and
+// /metrics/cadvisor (RSS, major page faults per container and for the root
+// cgroup — the node's —, OOM events, memory limits, disk reads), through a
+// bounded worker pool with a timeout per node, so a kubelet that hangs never
+// delays the others.
+package collect
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// ResourcePathAnnotation overrides a node's resource-metrics path (kwok,
+// metrics-server).
+const ResourcePathAnnotation = "metrics.k8s.io/resource-metrics-path"
+
+// Target is one kubelet.
+type Target struct {
+	Node         string
+	Base         string // https://10.0.0.1:10250
+	ResourcePath string
+	CadvisorPath string
+}
+
+// Targets picks the Ready nodes' kubelet endpoints. prefs orders the
+// address types (InternalIP, Hostname, ExternalIP by default).
+func Targets(nodes []*corev1.Node, prefs []corev1.NodeAddressType, scheme string) []Target {
+	var out []Target
+	for _, n := range nodes {
+		if !ready(n) {
+			continue
+		}
+		addr := address(n, prefs)
+		port := n.Status.DaemonEndpoints.KubeletEndpoint.Port
+		if addr == "" || port == 0 {
+			continue
+		}
+		res := "/metrics/resource"
+		if p, ok := n.Annotations[ResourcePathAnnotation]; ok && p != "" {
+			res = p
+		}
+		cad := "/metrics/cadvisor"
+		if base, ok := strings.CutSuffix(res, "/metrics/resource"); ok {
+			cad = base + "/metrics/cadvisor"
+		}
+		out = append(out, Target{Node: n.Name, Base: scheme + "://" + net.JoinHostPort(addr, strconv.Itoa(int(port))), ResourcePath: res, CadvisorPath: cad})
+	}
+	return out
+}
+
+func ready(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func address(n *corev1.Node, prefs []corev1.NodeAddressType) string {
+	for _, t := range prefs {
+		for _, a := range n.Status.Addresses {
+			if a.Type == t && a.Address != "" {
+				return a.Address
+			}
+		}
+	}
+	return ""
+}
+
+// cadvisorKeep are the cAdvisor series nodewatch stores; the rest of a
+// cAdvisor scrape (hundreds of series per container) is dropped.
+var cadvisorKeep = map[string]bool{
+	"container_memory_rss": true, "container_memory_failures_total": true, "container_oom_events_total": true,
+	"container_spec_memory_limit_bytes": true, "container_fs_reads_bytes_total": true, "container_fs_reads_total": true,
+	"container_memory_cache": true, "container_memory_swap": true,
+}
+
+// Options configure a Scraper.
+type Options struct {
+	Timeout     time.Duration // per node and endpoint
+	Workers     int
+	InsecureTLS bool
+	Token       string // bearer token (the service account's)
+	Log         *slog.Logger
+}
+
+// Scraper scrapes targets.
+type Scraper struct {
+	opts   Options
+	client *http.Client
+}
+
+// NewScraper returns a scraper.
+func NewScraper(o Options) *Scraper {
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.InsecureTLS} //nolint:gosec // an explicit option, as in metrics-server
+	tr.MaxIdleConnsPerHost = 2
+	return &Scraper{opts: o, client: &http.Client{Transport: tr}}
+}
+
+// Result is what one node gave.
+type Result struct {
+	Node     string
+	Samples  []Sample
+	Rejected Rejected
+	Err      error
+	Duration time.Duration
+}
+
+// Scrape scrapes every target with the worker pool. Labels returns extra
+// labels for a container series (the owning workload); it may be nil.
+func (s *Scraper) Scrape(ctx context.Context, targets []Target, now time.Time, workload func(ns, pod string) labels.Labels) []Result {
+	out := make([]Result, len(targets))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(s.opts.Workers, len(targets)) {
+		wg.Go(func() {
+			for i := range jobs {
+				out[i] = s.scrapeOne(ctx, targets[i], now, workload)
+			}
+		})
+	}
+	for i := range targets {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return out
+}
+
+func (s *Scraper) scrapeOne(ctx context.Context, t Target, now time.Time, workload func(ns, pod string) labels.Labels) Result {
+	start := time.Now()
+	r := Result{Node: t.Node, Rejected: Rejected{}}
+	nodeLabel := labels.FromStrings("node", t.Node)
+	for _, ep := range []struct {
+		path string
+		keep func(string) bool
+	}{{t.ResourcePath, nil}, {t.CadvisorPath, func(n string) bool { return cadvisorKeep[n] }}} {
+		body, err := s.get(ctx, t.Base+ep.path)
+		if err != nil {
+			r.Err = fmt.Errorf("%s%s: %w", t.Base, ep.path, err)
+			break
+		}
+		samples, rej, err := Parse(body, ep.keep, nodeLabel, now.UnixMilli())
+		for k, v := range rej {
+			r.Rejected[k] += v
+		}
+		r.Samples = append(r.Samples, samples...)
+		if err != nil {
+			r.Err = fmt.Errorf("%s%s: %w", t.Base, ep.path, err)
+			break
+		}
+	}
+	if workload != nil {
+		for i := range r.Samples {
+			l := r.Samples[i].Labels
+			if ns, pod := l.Get("namespace"), l.Get("pod"); ns != "" && pod != "" {
+				if w := workload(ns, pod); !w.IsEmpty() {
+					b := labels.NewBuilder(l)
+					w.Range(func(x labels.Label) { b.Set(x.Name, x.Value) })
+					r.Samples[i].Labels = b.Labels()
+				}
+			}
+		}
+	}
+	r.Duration = time.Since(start)
+	return r
+}
+
+// maxBody bounds one endpoint's answer (a cAdvisor scrape of a busy node
+// is a few MB).
+const maxBody = 64 << 20
+
+func (s *Scraper) get(ctx context.Context, url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.opts.Token)
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("answered %s", resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxBody {
+		return nil, fmt.Errorf("answer over %d MiB", maxBody>>20)
+	}
+	return b, nil
+}
