@@ -20,7 +20,7 @@ type Incidents interface {
 
 // Handler returns the daemon's mux. ready reports whether the informers
 // have synced.
-func Handler(incs Incidents, ready func() bool, reg *prometheus.Registry) http.Handler {
+func Handler(incs Incidents, ready func() bool, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {

@@ -23,6 +23,7 @@ import (
 	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/config"
 	"github.com/nodewatch/nodewatch/internal/detect"
+	"github.com/nodewatch/nodewatch/internal/history"
 	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/notify"
 	"github.com/nodewatch/nodewatch/internal/notify/outbox"
@@ -37,6 +38,8 @@ type App struct {
 	log    *slog.Logger
 	now    func() time.Time
 	sinks  []outbox.Sink
+	// KubeletToken authenticates kubelet scrapes (the service account's token).
+	KubeletToken string
 }
 
 // New validates cfg and builds the sinks; Run starts the daemon.
@@ -100,11 +103,26 @@ func (a *App) Run(ctx context.Context) error {
 	}, names, func() int { return len(mgr.Open()) }, cache.LastEvent)
 	sender = outbox.New(db, a.sinks, outbox.Options{Now: a.now, Log: a.log, Metrics: m})
 
+	var hist *history.DB
+	if a.cfg.History.ScrapeInterval > 0 {
+		hist, err = history.Open(a.cfg.DataDir, history.Options{
+			Retention: time.Duration(a.cfg.History.Retention), MaxBytes: a.cfg.History.RetentionBytes, Log: a.log,
+		})
+		if err != nil {
+			return err
+		}
+		defer hist.Close()
+	}
+
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: api.Handler(db, cache.Synced, m.reg), ReadHeaderTimeout: 10 * time.Second}
+	mux := api.Handler(db, cache.Synced, m.reg)
+	if hist != nil {
+		api.PromHandlers(mux, hist, a.now)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -127,6 +145,10 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("informers synced", "nodes", len(cache.Nodes()))
+	if hist != nil {
+		c := newCollector(a, cache, hist, m.reg)
+		wg.Go(func() { c.run(runCtx) })
+	}
 	a.loop(runCtx, cache, mgr, poke, m)
 
 	a.log.Info("shutting down")

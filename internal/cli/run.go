@@ -39,7 +39,12 @@ Sinks: the log (always, unless --log-notifications=false); Slack
 ($NODEWATCH_SLACK_WEBHOOK or --slack-webhook-file); a JSON webhook
 ($NODEWATCH_WEBHOOK_URL or --webhook-url-file); Alertmanager (--alertmanager-url).
 
-Serves /healthz, /readyz, /metrics and /api/v1/incidents on --listen.`,
+Every --scrape-interval it scrapes each Ready node's kubelet (/metrics/resource
+and /metrics/cadvisor) into a Prometheus TSDB in --data-dir: container memory
+and CPU, node memory, major page faults, OOM events, disk reads.
+
+Serves /healthz, /readyz, /metrics, /api/v1/incidents and Prometheus' query API
+(/api/v1/query, /api/v1/query_range, /api/v1/series, /api/v1/labels) on --listen.`,
 		Example: `  # Against the current context, alerting to Slack
   NODEWATCH_SLACK_WEBHOOK=https://hooks.slack.com/services/... nodewatch run
 
@@ -63,6 +68,10 @@ Serves /healthz, /readyz, /metrics and /api/v1/incidents on --listen.`,
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("invalid configuration:\n%w", err)
 			}
+			rc, err := g.access.RESTConfig()
+			if err != nil {
+				return err
+			}
 			client, err := g.access.Client()
 			if err != nil {
 				return err
@@ -71,6 +80,7 @@ Serves /healthz, /readyz, /metrics and /api/v1/incidents on --listen.`,
 			if err != nil {
 				return err
 			}
+			a.KubeletToken = rc.BearerToken
 			return a.Run(cmd.Context())
 		},
 	}
@@ -92,6 +102,14 @@ Serves /healthz, /readyz, /metrics and /api/v1/incidents on --listen.`,
 	f.StringVar(&fc.Webhook.URLFile, "webhook-url-file", "", "file holding the JSON webhook URL (default $"+config.EnvWebhookURL+")")
 	f.StringVar(&fc.Alertmanager.URL, "alertmanager-url", "", "Alertmanager base URL (v2 API), e.g. http://alertmanager:9093")
 	f.BoolVar(&fc.LogNotifications, "log-notifications", fc.LogNotifications, "also write every notification to the log")
+	durationFlag(f, &fc.History.ScrapeInterval, "scrape-interval", "how often to scrape every Ready node's kubelet for the resource history (0: off)")
+	durationFlag(f, &fc.History.ScrapeTimeout, "scrape-timeout", "give up on one node's kubelet after this long")
+	f.IntVar(&fc.History.Workers, "scrape-workers", fc.History.Workers, "kubelets scraped in parallel")
+	f.BoolVar(&fc.History.KubeletInsecureTLS, "kubelet-insecure-tls", false, "do not verify kubelets' serving certificates")
+	f.StringSliceVar(&fc.History.KubeletAddressTypes, "kubelet-preferred-address-types", fc.History.KubeletAddressTypes, "node address types to reach kubelets by, in order")
+	f.StringVar(&fc.History.KubeletScheme, "kubelet-scheme", fc.History.KubeletScheme, "https, or http for test kubelets")
+	durationFlag(f, &fc.History.Retention, "retention", "keep resource history this long")
+	f.Int64Var(&fc.History.RetentionBytes, "retention-bytes", 0, "cap the resource history's size on disk (0: no cap)")
 	return cmd
 }
 
@@ -103,22 +121,30 @@ func durationFlag(f *pflag.FlagSet, d *config.Duration, name, usage string) {
 // applyFlags copies the flags the user gave over cfg.
 func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 	set := map[string]func(){
-		"data-dir":              func() { cfg.DataDir = fc.DataDir },
-		"listen":                func() { cfg.Listen = fc.Listen },
-		"external-url":          func() { cfg.ExternalURL = fc.ExternalURL },
-		"group-window":          func() { cfg.GroupWindow = fc.GroupWindow },
-		"evaluation-interval":   func() { cfg.EvaluationInterval = fc.EvaluationInterval },
-		"lease-renew-interval":  func() { cfg.Rules.LeaseRenewInterval = fc.Rules.LeaseRenewInterval },
-		"lease-missed-renewals": func() { cfg.Rules.LeaseMissedRenewals = fc.Rules.LeaseMissedRenewals },
-		"flap-transitions":      func() { cfg.Rules.FlapTransitions = fc.Rules.FlapTransitions },
-		"flap-window":           func() { cfg.Rules.FlapWindow = fc.Rules.FlapWindow },
-		"unschedulable-after":   func() { cfg.Rules.UnschedulableAfter = fc.Rules.UnschedulableAfter },
-		"unavailable-after":     func() { cfg.Rules.UnavailableAfter = fc.Rules.UnavailableAfter },
-		"workload-quiet-period": func() { cfg.Rules.WorkloadQuietPeriod = fc.Rules.WorkloadQuietPeriod },
-		"slack-webhook-file":    func() { cfg.Slack.WebhookURLFile = fc.Slack.WebhookURLFile },
-		"webhook-url-file":      func() { cfg.Webhook.URLFile = fc.Webhook.URLFile },
-		"alertmanager-url":      func() { cfg.Alertmanager.URL = fc.Alertmanager.URL },
-		"log-notifications":     func() { cfg.LogNotifications = fc.LogNotifications },
+		"data-dir":                        func() { cfg.DataDir = fc.DataDir },
+		"listen":                          func() { cfg.Listen = fc.Listen },
+		"external-url":                    func() { cfg.ExternalURL = fc.ExternalURL },
+		"group-window":                    func() { cfg.GroupWindow = fc.GroupWindow },
+		"evaluation-interval":             func() { cfg.EvaluationInterval = fc.EvaluationInterval },
+		"lease-renew-interval":            func() { cfg.Rules.LeaseRenewInterval = fc.Rules.LeaseRenewInterval },
+		"lease-missed-renewals":           func() { cfg.Rules.LeaseMissedRenewals = fc.Rules.LeaseMissedRenewals },
+		"flap-transitions":                func() { cfg.Rules.FlapTransitions = fc.Rules.FlapTransitions },
+		"flap-window":                     func() { cfg.Rules.FlapWindow = fc.Rules.FlapWindow },
+		"unschedulable-after":             func() { cfg.Rules.UnschedulableAfter = fc.Rules.UnschedulableAfter },
+		"unavailable-after":               func() { cfg.Rules.UnavailableAfter = fc.Rules.UnavailableAfter },
+		"workload-quiet-period":           func() { cfg.Rules.WorkloadQuietPeriod = fc.Rules.WorkloadQuietPeriod },
+		"slack-webhook-file":              func() { cfg.Slack.WebhookURLFile = fc.Slack.WebhookURLFile },
+		"webhook-url-file":                func() { cfg.Webhook.URLFile = fc.Webhook.URLFile },
+		"alertmanager-url":                func() { cfg.Alertmanager.URL = fc.Alertmanager.URL },
+		"log-notifications":               func() { cfg.LogNotifications = fc.LogNotifications },
+		"scrape-interval":                 func() { cfg.History.ScrapeInterval = fc.History.ScrapeInterval },
+		"scrape-timeout":                  func() { cfg.History.ScrapeTimeout = fc.History.ScrapeTimeout },
+		"scrape-workers":                  func() { cfg.History.Workers = fc.History.Workers },
+		"kubelet-insecure-tls":            func() { cfg.History.KubeletInsecureTLS = fc.History.KubeletInsecureTLS },
+		"kubelet-preferred-address-types": func() { cfg.History.KubeletAddressTypes = fc.History.KubeletAddressTypes },
+		"kubelet-scheme":                  func() { cfg.History.KubeletScheme = fc.History.KubeletScheme },
+		"retention":                       func() { cfg.History.Retention = fc.History.Retention },
+		"retention-bytes":                 func() { cfg.History.RetentionBytes = fc.History.RetentionBytes },
 	}
 	f.Visit(func(fl *pflag.Flag) {
 		if apply, ok := set[fl.Name]; ok {

@@ -154,6 +154,16 @@ func (c *Cache) PodsOn(node string) []*corev1.Pod {
 	return typed[*corev1.Pod](objs)
 }
 
+// Pod returns one cached pod.
+func (c *Cache) Pod(namespace, name string) (*corev1.Pod, bool) {
+	obj, ok, _ := c.pods.GetStore().GetByKey(namespace + "/" + name)
+	if !ok {
+		return nil, false
+	}
+	p, ok := obj.(*corev1.Pod)
+	return p, ok
+}
+
 // Pods returns every cached pod.
 func (c *Cache) Pods() []*corev1.Pod { return typed[*corev1.Pod](c.pods.GetStore().List()) }
 

@@ -208,7 +208,7 @@ func (s *Scraper) get(ctx context.Context, url string) ([]byte, error) {
 	if s.opts.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.opts.Token)
 	}
-	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	req.Header.Set("Accept", "text/plain;version=0.0.4;q=0.9,*/*;q=0.1")
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, err

@@ -65,6 +65,27 @@ type Config struct {
 	Alertmanager Alertmanager `json:"alertmanager"`
 	// LogNotifications also writes every notification to the log (a sink).
 	LogNotifications bool `json:"logNotifications"`
+	// History configures the kubelet scraper and the resource history.
+	History History `json:"history"`
+}
+
+// History configures resource-history collection.
+type History struct {
+	// ScrapeInterval is how often every Ready node's kubelet is scraped (0: off).
+	ScrapeInterval Duration `json:"scrapeInterval"`
+	// ScrapeTimeout bounds one node's scrape.
+	ScrapeTimeout Duration `json:"scrapeTimeout"`
+	// Workers scrape in parallel.
+	Workers int `json:"workers"`
+	// KubeletInsecureTLS skips verifying kubelets' serving certificates.
+	KubeletInsecureTLS bool `json:"kubeletInsecureTLS"`
+	// KubeletAddressTypes orders the node address types to reach kubelets by.
+	KubeletAddressTypes []string `json:"kubeletAddressTypes"`
+	// KubeletScheme is https, or http for test kubelets.
+	KubeletScheme string `json:"kubeletScheme"`
+	// Retention keeps history this long; RetentionBytes caps its size (0: no cap).
+	Retention      Duration `json:"retention"`
+	RetentionBytes int64    `json:"retentionBytes"`
 }
 
 // Rules mirrors detect.Rules in YAML form.
@@ -113,6 +134,11 @@ func Default() Config {
 		},
 		Slack:            Slack{RatePerSecond: 1},
 		LogNotifications: true,
+		History: History{
+			ScrapeInterval: Duration(30 * time.Second), ScrapeTimeout: Duration(10 * time.Second), Workers: 16,
+			KubeletAddressTypes: []string{"InternalIP", "Hostname", "ExternalIP"}, KubeletScheme: "https",
+			Retention: Duration(14 * 24 * time.Hour),
+		},
 	}
 }
 
@@ -187,6 +213,33 @@ func (c *Config) Validate() error {
 	}
 	if err := c.DetectRules().Validate("rules"); err != nil {
 		errs = append(errs, err)
+	}
+	h := c.History
+	if h.ScrapeInterval < 0 {
+		add("history.scrapeInterval: must not be negative (0 turns scraping off), got %s", time.Duration(h.ScrapeInterval))
+	}
+	if h.ScrapeTimeout <= 0 || (h.ScrapeInterval > 0 && h.ScrapeTimeout > h.ScrapeInterval) {
+		add("history.scrapeTimeout: must be positive and at most history.scrapeInterval, got %s", time.Duration(h.ScrapeTimeout))
+	}
+	if h.Workers < 1 {
+		add("history.workers: must be at least 1, got %d", h.Workers)
+	}
+	for _, t := range h.KubeletAddressTypes {
+		if t != "InternalIP" && t != "Hostname" && t != "ExternalIP" && t != "InternalDNS" && t != "ExternalDNS" {
+			add("history.kubeletAddressTypes: unknown address type %q (InternalIP, Hostname, ExternalIP, InternalDNS, ExternalDNS)", t)
+		}
+	}
+	if len(h.KubeletAddressTypes) == 0 {
+		add("history.kubeletAddressTypes: must name at least one address type")
+	}
+	if h.KubeletScheme != "https" && h.KubeletScheme != "http" {
+		add("history.kubeletScheme: must be https or http, got %q", h.KubeletScheme)
+	}
+	if h.Retention <= 0 {
+		add("history.retention: must be positive, got %s", time.Duration(h.Retention))
+	}
+	if h.RetentionBytes < 0 {
+		add("history.retentionBytes: must not be negative")
 	}
 	if c.Slack.RatePerSecond < 0 {
 		add("slack.ratePerSecond: must not be negative")

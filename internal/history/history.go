@@ -59,7 +59,7 @@ func Open(dataDir string, o Options) (*DB, error) {
 	}
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger: o.Log.With("component", "promql"), MaxSamples: 50_000_000, Timeout: 2 * time.Minute,
-		LookbackDelta: 5 * time.Minute,
+		LookbackDelta: 5 * time.Minute, EnableAtModifier: true, EnableNegativeOffset: true,
 	})
 	return &DB{tsdb: db, engine: engine}, nil
 }

@@ -54,7 +54,11 @@ func (c *Cluster) AddNodes(ctx context.Context, prefix string, n int, size NodeS
 					ManagedLabel: "true", "kubernetes.io/hostname": names[i], "kubernetes.io/os": "linux",
 					"kubernetes.io/arch": "amd64", "type": "kwok",
 				},
-				Annotations: map[string]string{"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
+				Annotations: map[string]string{
+					"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake",
+					// Where kwok serves this node's kubelet resource metrics.
+					"metrics.k8s.io/resource-metrics-path": "/metrics/nodes/" + names[i] + "/metrics/resource",
+				},
 			},
 			Status: corev1.NodeStatus{Capacity: list, Allocatable: list},
 		}

@@ -4,38 +4,21 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nodewatch/nodewatch/internal/notify/alertmanager/amtest"
 )
 
 // The real-peer contract: nodewatch's alerts as a real Alertmanager takes
 // them. hack/build-peers.sh builds the binary; without it the test skips,
-// unless NODEWATCH_REQUIRE_PEERS is set (CI), where it fails.
-
-// gettableAlert is the part of the v2 API's GettableAlert the test reads.
-type gettableAlert struct {
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Status       struct {
-		State string `json:"state"`
-	} `json:"status"`
-}
+// unless NODEWATCH_REQUIRE_PEERS is set (CI), where it fails (see amtest).
 
 // webhookNotification is what Alertmanager's webhook receiver posts: how it
 // passes a firing or resolved alert on to people.
@@ -50,7 +33,7 @@ type webhookNotification struct {
 }
 
 func TestRealAlertmanager(t *testing.T) {
-	bin := alertmanagerBinary(t)
+	bin := amtest.Binary(t)
 
 	// Alertmanager passes what it receives on to this webhook, so the test
 	// sees the resolution the way a pager would.
@@ -67,7 +50,7 @@ func TestRealAlertmanager(t *testing.T) {
 	}))
 	t.Cleanup(hook.Close)
 
-	base := startAlertmanager(t, bin, fmt.Sprintf(`route: {receiver: default, group_wait: 1s, group_interval: 1s}
+	base := amtest.Start(t, bin, fmt.Sprintf(`route: {receiver: default, group_wait: 1s, group_interval: 1s}
 receivers: [{name: default, webhook_configs: [{url: %q, send_resolved: true}]}]
 `, hook.URL))
 
@@ -83,7 +66,7 @@ receivers: [{name: default, webhook_configs: [{url: %q, send_resolved: true}]}]
 	if retry, err := n.Notify(context.Background(), msg); err != nil {
 		t.Fatalf("firing: retry=%v err=%v", retry, err)
 	}
-	var got []gettableAlert
+	var got []amtest.Alert
 	eventually(t, "both node alerts active", func() bool {
 		got = incidentAlerts(t, base, incident)
 		return len(got) == 2 && got[0].Status.State == "active" && got[1].Status.State == "active"
@@ -161,173 +144,11 @@ receivers: [{name: default, webhook_configs: [{url: %q, send_resolved: true}]}]
 	}
 }
 
-// alertmanagerBinary finds the binary hack/build-peers.sh built, or skips
-// (fails, when NODEWATCH_REQUIRE_PEERS is set).
-func alertmanagerBinary(t *testing.T) string {
+// incidentAlerts lists the incident's unresolved alerts.
+func incidentAlerts(t *testing.T, base, incident string) []amtest.Alert {
 	t.Helper()
-	require := os.Getenv("NODEWATCH_REQUIRE_PEERS") != ""
-	missing := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...) + "; build it with: bash hack/build-peers.sh (or make peers)"
-		if require {
-			t.Fatalf("NODEWATCH_REQUIRE_PEERS is set and %s", msg)
-		}
-		t.Skip(msg)
-	}
-	if bin := os.Getenv("NODEWATCH_ALERTMANAGER_BIN"); bin != "" {
-		if st, err := os.Stat(bin); err != nil || st.IsDir() {
-			missing("NODEWATCH_ALERTMANAGER_BIN=%s is not a file", bin)
-		}
-		return bin
-	}
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("bash", filepath.Join(root, "hack", "build-peers.sh"))
-	cmd.Env = append(os.Environ(), "NODEWATCH_PEERS_CHECK_ONLY=1")
-	out, err := cmd.Output()
-	lines := strings.Fields(strings.TrimSpace(string(out)))
-	if err != nil || len(lines) == 0 {
-		missing("the Alertmanager binary is not built")
-	}
-	bin := filepath.Join(lines[len(lines)-1], "alertmanager")
-	if _, err := os.Stat(bin); err != nil {
-		missing("%s is missing", bin)
-	}
-	return bin
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "hack", "build-peers.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("hack/build-peers.sh not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// startAlertmanager runs bin on a free loopback port with config and returns
-// its base URL once it is ready; the process is killed when the test ends.
-func startAlertmanager(t *testing.T, bin, config string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Another process may take the port between our probe and
-	// Alertmanager's bind; try a few.
-	var lastErr error
-	for attempt := range 3 {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		logPath := filepath.Join(dir, fmt.Sprintf("alertmanager-%d.log", attempt))
-		logFile, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		cmd := exec.Command(bin,
-			"--config.file="+cfg,
-			"--storage.path="+filepath.Join(dir, fmt.Sprintf("data-%d", attempt)),
-			"--web.listen-address="+addr,
-			"--cluster.listen-address=",
-			"--log.level=debug",
-		)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		setPdeathsig(cmd)
-		if err := cmd.Start(); err != nil {
-			logFile.Close()
-			t.Fatalf("starting %s: %v", bin, err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		stop := func() {
-			_ = cmd.Process.Kill()
-			<-exited
-			logFile.Close()
-		}
-		base := "http://" + addr
-		if lastErr = waitReady(base, exited, 30*time.Second); lastErr == nil {
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					b, _ := os.ReadFile(logPath)
-					t.Logf("Alertmanager's log:\n%s", b)
-				}
-			})
-			return base
-		}
-		stop()
-		b, _ := os.ReadFile(logPath)
-		t.Logf("attempt %d on %s: %v\n%s", attempt+1, addr, lastErr, b)
-	}
-	t.Fatalf("Alertmanager did not become ready: %v", lastErr)
-	return ""
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitReady(base string, exited <-chan struct{}, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		select {
-		case <-exited:
-			return errors.New("Alertmanager exited")
-		default:
-		}
-		resp, err := client.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("/-/ready answered %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %w", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// incidentAlerts lists the incident's alerts through GET /api/v2/alerts.
-func incidentAlerts(t *testing.T, base, incident string) []gettableAlert {
-	t.Helper()
-	q := url.Values{"filter": {`source="nodewatch"`}}
-	resp, err := http.Get(base + "/api/v2/alerts?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET /api/v2/alerts: %s %s", resp.Status, b)
-	}
-	var all, alerts []gettableAlert
-	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range all {
+	var alerts []amtest.Alert
+	for _, a := range amtest.Alerts(t, base, `source="nodewatch"`) {
 		if a.Annotations["incident"] == incident {
 			alerts = append(alerts, a)
 		}

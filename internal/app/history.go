@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodewatch/nodewatch/internal/cluster"
+	"github.com/nodewatch/nodewatch/internal/collect"
+	"github.com/nodewatch/nodewatch/internal/history"
+)
+
+// collector scrapes the kubelets into the history on every interval.
+type collector struct {
+	cfg      *App
+	cache    *cluster.Cache
+	db       *history.DB
+	scraper  *collect.Scraper
+	log      *slog.Logger
+	duration prometheus.Histogram
+	errors   *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	stored   prometheus.Counter
+	// failing holds the nodes whose last scrape failed, to log changes
+	// rather than every failure.
+	failing map[string]bool
+}
+
+func newCollector(a *App, cache *cluster.Cache, db *history.DB, reg *prometheus.Registry) *collector {
+	h := a.cfg.History
+	c := &collector{
+		cfg: a, cache: cache, db: db, log: a.log.With("component", "collector"), failing: map[string]bool{},
+		scraper: collect.NewScraper(collect.Options{
+			Timeout: time.Duration(h.ScrapeTimeout), Workers: h.Workers, InsecureTLS: h.KubeletInsecureTLS,
+			Token: a.KubeletToken, Log: a.log,
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "nodewatch_scrape_cycle_seconds", Help: "Wall time of one scrape of every kubelet.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 10),
+		}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodewatch_scrape_errors_total", Help: "Kubelet scrapes that failed, by node.",
+		}, []string{"node"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodewatch_scrape_rejected_samples_total", Help: "Samples refused (NaN, Inf, negative, oversized labels), by reason.",
+		}, []string{"reason"}),
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nodewatch_history_samples_appended_total", Help: "Samples written to the resource history.",
+		}),
+	}
+	reg.MustRegister(c.duration, c.errors, c.rejected, c.stored)
+	return c
+}
+
+// run scrapes until ctx ends.
+func (c *collector) run(ctx context.Context) {
+	interval := time.Duration(c.cfg.cfg.History.ScrapeInterval)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		c.cycle(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (c *collector) cycle(ctx context.Context) {
+	start := time.Now()
+	now := c.cfg.now()
+	h := c.cfg.cfg.History
+	prefs := make([]corev1.NodeAddressType, len(h.KubeletAddressTypes))
+	for i, t := range h.KubeletAddressTypes {
+		prefs[i] = corev1.NodeAddressType(t)
+	}
+	targets := collect.Targets(c.cache.Nodes(), prefs, h.KubeletScheme)
+	owners := c.cache.Owners()
+	results := c.scraper.Scrape(ctx, targets, now, func(ns, pod string) labels.Labels {
+		p, ok := c.cache.Pod(ns, pod)
+		if !ok {
+			return labels.EmptyLabels()
+		}
+		slim := cluster.PodFrom(p)
+		o := owners.Resolve(&slim)
+		return labels.FromStrings("workload_kind", o.Kind, "workload", o.Name)
+	})
+	var batch []collect.Sample
+	for _, r := range results {
+		up := 0.0
+		if r.Err != nil {
+			up = 1
+			c.errors.WithLabelValues(r.Node).Inc()
+			if !c.failing[r.Node] {
+				c.log.Warn("scrape failed (logged again when it recovers)", "node", r.Node, "err", r.Err, "after", r.Duration.Round(time.Millisecond))
+			}
+			c.failing[r.Node] = true
+		} else if c.failing[r.Node] {
+			c.log.Info("scrape recovered", "node", r.Node)
+			delete(c.failing, r.Node)
+		}
+		for reason, n := range r.Rejected {
+			c.rejected.WithLabelValues(reason).Add(float64(n))
+			c.log.Warn("samples refused", "node", r.Node, "reason", reason, "count", n)
+		}
+		batch = append(batch, r.Samples...)
+		// The scrape-error series is history too: a node that stopped
+		// answering shows in the same queries as its memory.
+		batch = append(batch, collect.Sample{
+			Labels: labels.FromStrings("__name__", "nodewatch_scrape_error", "node", r.Node), T: now.UnixMilli(), V: up,
+		})
+	}
+	res, err := c.db.Append(ctx, batch)
+	if err != nil {
+		c.log.Error("writing the history (queries keep working)", "err", err)
+	}
+	c.stored.Add(float64(res.Appended))
+	c.duration.Observe(time.Since(start).Seconds())
+	c.log.Debug("scrape cycle", "nodes", len(targets), "samples", res.Appended, "duplicates", res.Duplicates,
+		"out_of_order", res.OutOfOrder, "took", time.Since(start).Round(time.Millisecond))
+}

@@ -1,0 +1,249 @@
+// Package amtest runs a real Prometheus Alertmanager for tests: the binary
+// hack/build-peers.sh builds (v0.31.1, from the Go module proxy), started on
+// a free loopback port with a given configuration and killed when the test
+// ends. Contract tests of the alertmanager sink and end-to-end tests of
+// `nodewatch run --alertmanager-url` use it; nothing here is a fake.
+//
+// Without the binary a test skips, unless $NODEWATCH_REQUIRE_PEERS is set
+// (CI, make test), where it fails: CI may not skip the real peer.
+package amtest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Environment variables read by Binary.
+const (
+	// EnvRequire, when set, makes a missing binary a test failure.
+	EnvRequire = "NODEWATCH_REQUIRE_PEERS"
+	// EnvBin names the binary, overriding hack/build-peers.sh's cache.
+	EnvBin = "NODEWATCH_ALERTMANAGER_BIN"
+)
+
+// Alert is what GET /api/v2/alerts returns for one alert (the part of the
+// v2 API's GettableAlert tests read).
+type Alert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+	Status       struct {
+		// State is "active", "suppressed" or "unprocessed".
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+// Binary returns the Alertmanager binary: $NODEWATCH_ALERTMANAGER_BIN, or
+// the one hack/build-peers.sh built (asked with NODEWATCH_PEERS_CHECK_ONLY=1,
+// so it never builds here). When there is none it skips t, or fails it when
+// $NODEWATCH_REQUIRE_PEERS is set.
+func Binary(t testing.TB) string {
+	t.Helper()
+	missing := func(format string, args ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, args...) + "; build it with: bash hack/build-peers.sh (or make peers)"
+		if os.Getenv(EnvRequire) != "" {
+			t.Fatalf("$%s is set and %s", EnvRequire, msg)
+		}
+		t.Skipf("%s (set $%s to make this a failure)", msg, EnvRequire)
+	}
+	if bin := os.Getenv(EnvBin); bin != "" {
+		if st, err := os.Stat(bin); err != nil || st.IsDir() {
+			missing("$%s=%s is not a file", EnvBin, bin)
+		}
+		return bin
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(root, "hack", "build-peers.sh")
+	cmd := exec.Command("bash", script)
+	cmd.Env = append(os.Environ(), "NODEWATCH_PEERS_CHECK_ONLY=1")
+	out, err := cmd.Output()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || lines[len(lines)-1] == "" {
+		missing("the Alertmanager binary is not built (%s: %v)", script, err)
+	}
+	bin := filepath.Join(lines[len(lines)-1], "alertmanager")
+	if st, err := os.Stat(bin); err != nil || st.IsDir() {
+		missing("%s is missing", bin)
+	}
+	return bin
+}
+
+// repoRoot is the checkout this file is in, so Binary works from any
+// package's directory; the working directory is the fallback for builds
+// whose file paths are not real (-trimpath).
+func repoRoot() (string, error) {
+	const marker = "hack/build-peers.sh"
+	if _, file, _, ok := runtime.Caller(0); ok {
+		dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
+		if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
+			return filepath.Clean(dir), nil
+		}
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("amtest: " + marker + " found neither next to this package's source nor above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Start runs bin with config (alertmanager.yml's contents) on a free
+// loopback port, without clustering, and returns its base URL
+// (http://127.0.0.1:<port>) once /-/ready answers. The process is killed
+// when t ends (and by the kernel should the test binary die first, on
+// Linux); its log is printed if t failed.
+func Start(t testing.TB, bin, config string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Another process may take the port between our probe and
+	// Alertmanager's bind; try a few.
+	var lastErr error
+	for attempt := range 3 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logPath := filepath.Join(dir, fmt.Sprintf("alertmanager-%d.log", attempt))
+		logFile, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cmd := exec.Command(bin,
+			"--config.file="+cfg,
+			"--storage.path="+filepath.Join(dir, fmt.Sprintf("data-%d", attempt)),
+			"--web.listen-address="+addr,
+			"--cluster.listen-address=",
+			"--log.level=debug",
+		)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		setPdeathsig(cmd)
+		if err := cmd.Start(); err != nil {
+			logFile.Close()
+			t.Fatalf("starting %s: %v", bin, err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		stop := func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			logFile.Close()
+		}
+		base := "http://" + addr
+		if lastErr = waitReady(base, exited, 30*time.Second); lastErr == nil {
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					b, _ := os.ReadFile(logPath)
+					t.Logf("Alertmanager's log (%s):\n%s", logPath, tail(b, 16000))
+				}
+			})
+			return base
+		}
+		stop()
+		b, _ := os.ReadFile(logPath)
+		t.Logf("Alertmanager attempt %d on %s: %v\n%s", attempt+1, addr, lastErr, tail(b, 4000))
+	}
+	t.Fatalf("Alertmanager did not become ready: %v", lastErr)
+	return ""
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitReady(base string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-exited:
+			return errors.New("Alertmanager exited")
+		default:
+		}
+		resp, err := client.Get(base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("/-/ready answered %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s: %w", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Alerts lists the alerts Alertmanager at base holds and has not resolved
+// (GET /api/v2/alerts: an alert whose endsAt has passed is not listed),
+// narrowed by label matchers such as `source="nodewatch"` (all must match;
+// none lists every alert). It fails t if Alertmanager does not answer.
+func Alerts(t testing.TB, base string, filters ...string) []Alert {
+	t.Helper()
+	u := strings.TrimSuffix(base, "/") + "/api/v2/alerts"
+	if len(filters) > 0 {
+		u += "?" + url.Values{"filter": filters}.Encode()
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		t.Fatalf("GET %s: %s %s", u, resp.Status, b)
+	}
+	var alerts []Alert
+	if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
+		t.Fatalf("GET %s: decoding the alerts: %v", u, err)
+	}
+	return alerts
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

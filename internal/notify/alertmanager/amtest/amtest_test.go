@@ -1,0 +1,98 @@
+package amtest
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// recorder is a testing.TB that records how Binary ended the test.
+type recorder struct {
+	testing.TB
+	ended string // "skip" or "fatal"
+	msg   string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Skipf(format string, args ...any) {
+	r.ended, r.msg = "skip", fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.ended, r.msg = "fatal", fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (r *recorder) Fatal(args ...any) { r.Fatalf("%s", fmt.Sprint(args...)) }
+
+// binary runs Binary on a recorder, as a test would.
+func binary(t *testing.T) (bin string, r *recorder) {
+	r = &recorder{TB: t}
+	done := make(chan struct{})
+	go func() { defer close(done); bin = Binary(r) }()
+	<-done
+	return bin, r
+}
+
+// A missing binary skips a developer's run and fails CI's, saying how to
+// build it.
+func TestBinaryMissing(t *testing.T) {
+	t.Setenv(EnvBin, filepath.Join(t.TempDir(), "alertmanager"))
+	for _, tc := range []struct {
+		require string
+		want    string
+	}{{"", "skip"}, {"1", "fatal"}} {
+		t.Setenv(EnvRequire, tc.require)
+		_, r := binary(t)
+		if r.ended != tc.want || !strings.Contains(r.msg, "hack/build-peers.sh") {
+			t.Errorf("%s=%q: ended %q (%s), want %s naming hack/build-peers.sh", EnvRequire, tc.require, r.ended, r.msg, tc.want)
+		}
+	}
+}
+
+// Binary finds the checkout from the package's source, not the working
+// directory, so any package's tests (and e2e) can use it.
+func TestBinaryFromAnyDirectory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, file, _, _ := runtime.Caller(0); !strings.HasPrefix(file, root+string(filepath.Separator)) {
+		t.Errorf("repoRoot() = %s, not above %s", root, file)
+	}
+	bin, r := binary(t)
+	if r.ended != "" {
+		t.Skipf("no Alertmanager here: %s", r.msg)
+	}
+	base := Start(t, bin, "route: {receiver: default}\nreceivers: [{name: default}]\n")
+	body := `[{"labels":{"alertname":"AmtestProbe","source":"amtest"},"annotations":{"summary":"probe"}}]`
+	resp, err := http.Post(base+"/api/v2/alerts", "application/json", bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := Alerts(t, base, `source="amtest"`, `alertname="AmtestProbe"`)
+		if len(got) == 1 && got[0].Annotations["summary"] == "probe" && !got[0].StartsAt.IsZero() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Alerts = %+v, want the probe", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := Alerts(t, base, `source="other"`); len(got) != 0 {
+		t.Errorf("filter source=other: %+v, want none", got)
+	}
+}
