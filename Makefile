@@ -39,11 +39,14 @@ vet:
 unit: peers
 	NODEWATCH_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./internal/... ./cmd/...
 
+# Each decoder of outside input is fuzzed briefly; the corpora under
+# testdata/fuzz run as regression tests in `unit` too.
 fuzz:
 	$(GO) test ./internal/dump -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/collect -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
-e2e: simcluster
-	NODEWATCH_REQUIRE_SIMCLUSTER=1 $(GO) test -count=1 -timeout 30m -v ./test/e2e/...
+e2e: simcluster peers
+	NODEWATCH_REQUIRE_SIMCLUSTER=1 NODEWATCH_REQUIRE_PEERS=1 $(GO) test -count=1 -timeout 30m -v ./test/e2e/...
 
 bench:
 	bash bench/check-dump.sh
