@@ -20,11 +20,11 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/nodewatch/nodewatch/internal/api"
-	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/config"
 	"github.com/nodewatch/nodewatch/internal/detect"
 	"github.com/nodewatch/nodewatch/internal/history"
 	"github.com/nodewatch/nodewatch/internal/incident"
+	"github.com/nodewatch/nodewatch/internal/kube"
 	"github.com/nodewatch/nodewatch/internal/notify"
 	"github.com/nodewatch/nodewatch/internal/notify/outbox"
 	"github.com/nodewatch/nodewatch/internal/notify/slack"
@@ -83,7 +83,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer db.Close()
 
 	poke := make(chan struct{}, 1)
-	cache := cluster.NewCache(a.client, func(string) {
+	cache := kube.NewCache(a.client, func(string) {
 		select {
 		case poke <- struct{}{}:
 		default:
@@ -165,7 +165,7 @@ func (a *App) Run(ctx context.Context) error {
 
 // loop evaluates the rules: nodes at once when a node or its Lease changes,
 // everything on every tick.
-func (a *App) loop(ctx context.Context, cache *cluster.Cache, mgr *incident.Manager, poke <-chan struct{}, m *metrics) {
+func (a *App) loop(ctx context.Context, cache *kube.Cache, mgr *incident.Manager, poke <-chan struct{}, m *metrics) {
 	rules := a.cfg.DetectRules()
 	nodes := detect.NewNodes(rules, cache)
 	workloads := detect.NewWorkloads(rules, cache)

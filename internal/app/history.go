@@ -12,12 +12,13 @@ import (
 	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/collect"
 	"github.com/nodewatch/nodewatch/internal/history"
+	"github.com/nodewatch/nodewatch/internal/kube"
 )
 
 // collector scrapes the kubelets into the history on every interval.
 type collector struct {
 	cfg      *App
-	cache    *cluster.Cache
+	cache    *kube.Cache
 	db       *history.DB
 	scraper  *collect.Scraper
 	log      *slog.Logger
@@ -30,7 +31,7 @@ type collector struct {
 	failing map[string]bool
 }
 
-func newCollector(a *App, cache *cluster.Cache, db *history.DB, reg *prometheus.Registry) *collector {
+func newCollector(a *App, cache *kube.Cache, db *history.DB, reg *prometheus.Registry) *collector {
 	h := a.cfg.History
 	c := &collector{
 		cfg: a, cache: cache, db: db, log: a.log.With("component", "collector"), failing: map[string]bool{},

@@ -13,6 +13,7 @@ import (
 	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/dump"
 	"github.com/nodewatch/nodewatch/internal/health"
+	"github.com/nodewatch/nodewatch/internal/kube"
 	"github.com/nodewatch/nodewatch/internal/notify"
 	"github.com/nodewatch/nodewatch/internal/notify/slack"
 	"github.com/nodewatch/nodewatch/internal/report"
@@ -127,7 +128,7 @@ func loadSnapshot(ctx context.Context, g *globals, o *checkOptions) (*cluster.Sn
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	return cluster.List(ctx, client, g.namespaceScope())
+	return kube.List(ctx, client, g.namespaceScope())
 }
 
 // sendWithRetry makes a few attempts, honouring the receiver's Retry-After;

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nodewatch/nodewatch/internal/cluster"
+	"github.com/nodewatch/nodewatch/internal/kube"
 )
 
 // Streams are a command's standard streams.
@@ -37,7 +37,7 @@ var errFindings = errors.New("problems found")
 // process's injected dependencies.
 type globals struct {
 	Streams
-	access        cluster.Access
+	access        kube.Access
 	namespace     string
 	allNamespaces bool
 	logLevel      string

@@ -1,5 +1,5 @@
-// Package cluster holds nodewatch's slim view of Kubernetes objects and the
-// code that fills it from a live API server.
+// Package cluster holds nodewatch's slim view of Kubernetes objects: the
+// model every source converts into (see package kube for the API server).
 //
 // Every source — a live cluster, a `kubectl get -o json` dump, and later the
 // daemon's informers — converts its objects through NodeFrom and PodFrom, so
@@ -72,3 +72,10 @@ type Pod struct {
 
 // Key returns namespace/name.
 func (p *Pod) Key() string { return p.Namespace + "/" + p.Name }
+
+// Workload is a controller's desired and available replicas.
+type Workload struct {
+	Namespace, Kind, Name string
+	Desired, Available    int32
+	Created               time.Time
+}

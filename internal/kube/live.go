@@ -1,8 +1,9 @@
-package cluster
+package kube
 
 import (
 	"context"
 	"fmt"
+	"github.com/nodewatch/nodewatch/internal/cluster"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,8 +50,8 @@ func (a Access) Client() (kubernetes.Interface, error) {
 // ReplicaSets and Jobs needed to name pods' workloads, page by page so a
 // large cluster is never held whole as API objects. Being denied ReplicaSets
 // or Jobs is not an error: owners then fall back to naming conventions.
-func List(ctx context.Context, c kubernetes.Interface, namespace string) (*Snapshot, error) {
-	s := NewSnapshot()
+func List(ctx context.Context, c kubernetes.Interface, namespace string) (*cluster.Snapshot, error) {
+	s := cluster.NewSnapshot()
 	each := func(what string, list pager.ListPageFunc, fn func(runtime.Object) error) error {
 		p := pager.New(list)
 		p.PageSize = 500
@@ -62,7 +63,7 @@ func List(ctx context.Context, c kubernetes.Interface, namespace string) (*Snaps
 	err := each("nodes", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return c.CoreV1().Nodes().List(ctx, o)
 	}, func(o runtime.Object) error {
-		s.Nodes = append(s.Nodes, NodeFrom(o.(*corev1.Node)))
+		s.Nodes = append(s.Nodes, cluster.NodeFrom(o.(*corev1.Node)))
 		return nil
 	})
 	if err != nil {
@@ -71,7 +72,7 @@ func List(ctx context.Context, c kubernetes.Interface, namespace string) (*Snaps
 	err = each("pods", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return c.CoreV1().Pods(namespace).List(ctx, o)
 	}, func(o runtime.Object) error {
-		s.Pods = append(s.Pods, PodFrom(o.(*corev1.Pod)))
+		s.Pods = append(s.Pods, cluster.PodFrom(o.(*corev1.Pod)))
 		return nil
 	})
 	if err != nil {
@@ -82,7 +83,7 @@ func List(ctx context.Context, c kubernetes.Interface, namespace string) (*Snaps
 		if err != nil {
 			return err
 		}
-		s.Owners.Add(kindOf(o), m.GetNamespace(), m.GetName(), ControllerOf(m.GetOwnerReferences()))
+		s.Owners.Add(kindOf(o), m.GetNamespace(), m.GetName(), cluster.ControllerOf(m.GetOwnerReferences()))
 		return nil
 	}
 	err = each("replicasets", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {

@@ -1,8 +1,9 @@
-package cluster
+package kube
 
 import (
 	"context"
 	"fmt"
+	"github.com/nodewatch/nodewatch/internal/cluster"
 	"sync/atomic"
 	"time"
 
@@ -179,38 +180,31 @@ func (c *Cache) Events(kind, namespace, name string) []*corev1.Event {
 }
 
 // Owners returns the ReplicaSet and Job ownership for Owners.Resolve.
-func (c *Cache) Owners() Owners {
-	o := Owners{}
+func (c *Cache) Owners() cluster.Owners {
+	o := cluster.Owners{}
 	for _, pair := range []struct {
 		kind string
 		inf  cache.SharedIndexInformer
 	}{{"ReplicaSet", c.rs}, {"Job", c.jobs}} {
 		for _, obj := range pair.inf.GetStore().List() {
 			if m, err := meta.Accessor(obj); err == nil {
-				o.Add(pair.kind, m.GetNamespace(), m.GetName(), ControllerOf(m.GetOwnerReferences()))
+				o.Add(pair.kind, m.GetNamespace(), m.GetName(), cluster.ControllerOf(m.GetOwnerReferences()))
 			}
 		}
 	}
 	return o
 }
 
-// Workload is a controller's desired and available replicas.
-type Workload struct {
-	Namespace, Kind, Name string
-	Desired, Available    int32
-	Created               time.Time
-}
-
 // Workloads lists Deployments, StatefulSets, DaemonSets and
 // ReplicationControllers with their replica counts.
-func (c *Cache) Workloads() []Workload {
-	var out []Workload
+func (c *Cache) Workloads() []cluster.Workload {
+	var out []cluster.Workload
 	add := func(m metav1.Object, kind string, desired *int32, available int32) {
 		d := int32(1)
 		if desired != nil {
 			d = *desired
 		}
-		out = append(out, Workload{Namespace: m.GetNamespace(), Kind: kind, Name: m.GetName(), Desired: d, Available: available,
+		out = append(out, cluster.Workload{Namespace: m.GetNamespace(), Kind: kind, Name: m.GetName(), Desired: d, Available: available,
 			Created: m.GetCreationTimestamp().Time})
 	}
 	for _, d := range typed[*appsv1.Deployment](c.deploys.GetStore().List()) {
