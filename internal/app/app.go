@@ -132,6 +132,11 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { sender.Run(runCtx) })
+	for _, s := range a.sinks {
+		if s.Name == "alertmanager" {
+			wg.Go(func() { a.keepAlive(runCtx, mgr, s.Notifier) })
+		}
+	}
 	a.log.Info("nodewatch running", "listen", ln.Addr().String(), "data_dir", a.cfg.DataDir, "sinks", names)
 
 	cache.Start(runCtx)
@@ -198,6 +203,27 @@ func (a *App) loop(ctx context.Context, cache *kube.Cache, mgr *incident.Manager
 			evaluate(false)
 		case <-tick.C:
 			evaluate(true)
+		}
+	}
+}
+
+// keepAlive re-sends the open incidents' firing alerts every minute, as
+// Prometheus does: Alertmanager resolves an alert nobody repeats once its
+// endsAt passes. Re-sends are idempotent, so they skip the outbox; a failed
+// one is simply tried again a minute later.
+func (a *App) keepAlive(ctx context.Context, mgr *incident.Manager, n notify.Notifier) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, m := range mgr.FiringMessages() {
+			if _, err := n.Notify(ctx, m); err != nil {
+				a.log.Warn("re-sending a firing alert to Alertmanager", "incident", m.IncidentID, "err", err)
+			}
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nodewatch/nodewatch/internal/health"
+	"github.com/nodewatch/nodewatch/internal/notify"
 )
 
 // Statuses.
@@ -44,6 +45,8 @@ type Incident struct {
 	Events []Event `json:"events,omitempty"`
 	// Notifications are the messages queued for this incident.
 	Notifications []Notification `json:"notifications"`
+	// superseded is the rule of an escalation not yet announced.
+	superseded *notify.Superseded
 }
 
 // Event is a Kubernetes event kept with an incident.

@@ -96,6 +96,29 @@ func (m *Manager) Open() []Incident {
 	return out
 }
 
+// FiringMessages returns a firing message for every open incident whose
+// alerts are not held back, for sinks that need firing alerts re-sent to
+// keep them alive (Alertmanager). Nothing is recorded or queued.
+func (m *Manager) FiringMessages() []*notify.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.opts.Now().UTC()
+	var out []*notify.Message
+	for _, inc := range m.open {
+		if inc.Node != "" && inc.Rule != detect.NodeFlapping {
+			if _, flapping := m.open["node/"+inc.Node+"/flapping"]; flapping {
+				continue
+			}
+		}
+		if len(inc.Notifications) == 0 {
+			continue // its first message is still in a grouping window
+		}
+		out = append(out, m.message(now, inc.Rule, notify.Firing, []*Incident{inc}))
+	}
+	slices.SortFunc(out, func(a, b *notify.Message) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
 // IsOpen reports whether an incident with this key is open.
 func (m *Manager) IsOpen(key string) bool {
 	m.mu.Lock()
@@ -127,6 +150,7 @@ func (m *Manager) Observe(scope string, findings []detect.Finding, reports map[s
 			// Easing off (a recovering node is Ready before its next Lease
 			// renewal): keep the graver finding, say nothing new.
 		case inc.Rule != f.Rule:
+			inc.superseded = &notify.Superseded{Rule: inc.Rule, Severity: inc.Severity}
 			inc.Rule, inc.Severity, inc.Reason, inc.Message = f.Rule, f.Severity, f.Reason, f.Message
 			if !f.Since.IsZero() {
 				inc.Since = f.Since.UTC()
@@ -269,6 +293,9 @@ func (m *Manager) Flush() error {
 func (m *Manager) queue(now time.Time, rule, status string, incs ...*Incident) {
 	msg := m.message(now, rule, status, incs)
 	for _, inc := range incs {
+		if inc.superseded != nil && status == notify.Firing {
+			msg.Supersedes, inc.superseded = inc.superseded, nil
+		}
 		inc.Notifications = append(inc.Notifications, Notification{Key: msg.Key, Rule: rule, Status: status, At: now})
 		m.dirty[inc] = true
 	}

@@ -167,3 +167,22 @@ func TestCommitFailureKeepsMessages(t *testing.T) {
 		t.Errorf("after the disk recovered: err %v, %d messages; want the alert saved", err, len(st.msgs))
 	}
 }
+
+func TestEscalationSupersedesAndKeepAlive(t *testing.T) {
+	m, st, now := newTest(t, 0)
+	m.Observe("node/", []detect.Finding{down("a", detect.NodeLeaseStale)}, nil)
+	_ = m.Flush()
+	*now = now.Add(10 * time.Second)
+	m.Observe("node/", []detect.Finding{down("a", detect.NodeNotReady)}, nil)
+	_ = m.Flush()
+	if len(st.msgs) != 2 || st.msgs[1].Supersedes == nil || st.msgs[1].Supersedes.Rule != detect.NodeLeaseStale || st.msgs[1].Supersedes.Severity != detect.Warning {
+		t.Fatalf("the NotReady message must supersede the early warning: %+v", st.msgs[len(st.msgs)-1])
+	}
+	fm := m.FiringMessages()
+	if len(fm) != 1 || fm[0].Rule != detect.NodeNotReady || fm[0].Status != notify.Firing || fm[0].Supersedes != nil || len(fm[0].Nodes[0].Pods) != 1 {
+		t.Errorf("keep-alive messages %+v", fm)
+	}
+	if len(st.msgs) != 2 {
+		t.Errorf("FiringMessages queued something: %q", titles(st.msgs))
+	}
+}

@@ -39,6 +39,7 @@ func (m *Manager) message(now time.Time, rule, status string, incs []*Incident) 
 	}
 	var names []string
 	for _, inc := range incs {
+
 		if inc.Node != "" {
 			names = append(names, inc.Node)
 			msg.Nodes = append(msg.Nodes, nodeReport(inc, status))

@@ -42,6 +42,16 @@ type Message struct {
 	Unschedulable []health.PodReport
 	// Workloads lists failing or unavailable workloads.
 	Workloads []WorkloadReport
+	// Supersedes is the rule this message escalates from (an early warning
+	// that became NodeNotReady): sinks that keep alerts alive, such as
+	// Alertmanager, resolve it.
+	Supersedes *Superseded
+}
+
+// Superseded names the rule and severity an escalation replaced.
+type Superseded struct {
+	Rule     string
+	Severity string
 }
 
 // Message states.

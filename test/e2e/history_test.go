@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +134,25 @@ func TestHistory(t *testing.T) {
 	}
 	if e := promQuery(t, d.addr, `nodewatch_scrape_error`, "node"); len(e) != 2 || e[nodes[0]] != 0 {
 		t.Errorf("scrape-error series %v, want 0 for both nodes", e)
+	}
+
+	// nodewatch top: usage from the history next to requests and limits.
+	r := nodewatch(t, ctx, nil, nil, "top", "pods", "-n", "web", "-o", "json", "--server", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
+	var rows []struct {
+		Name   string `json:"name"`
+		Memory int64  `json:"memoryWorkingSet"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 2 {
+		t.Fatalf("top pods -n web: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	for _, row := range rows {
+		if row.Memory != 200<<20 {
+			t.Errorf("top pods: %s uses %d, want 200Mi", row.Name, row.Memory)
+		}
+	}
+	r = nodewatch(t, ctx, nil, nil, "top", "nodes", "--server", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
+	if r.code != 0 || !strings.Contains(r.stdout, nodes[0]) || !strings.Contains(r.stdout, "MAJOR FAULTS/s") {
+		t.Errorf("top nodes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	// SIGKILL, restart: every sample older than one interval is still there.

@@ -132,7 +132,7 @@ func TestAlertsLabels(t *testing.T) {
 		t.Errorf("labels %v, want %v", alerts[0].Labels, want)
 	}
 	a := alerts[0]
-	if a.EndsAt != nil || a.StartsAt == nil || !a.StartsAt.Equal(at) || a.GeneratorURL != "https://nodewatch.example/incidents/inc-7" {
+	if a.EndsAt == nil || !a.EndsAt.Equal(at.Add(FiringTTL)) || a.StartsAt == nil || !a.StartsAt.Equal(at) || a.GeneratorURL != "https://nodewatch.example/incidents/inc-7" {
 		t.Errorf("firing alert: startsAt=%v endsAt=%v generatorURL=%q", a.StartsAt, a.EndsAt, a.GeneratorURL)
 	}
 	if a.Annotations["pods"] != "2" || a.Annotations["summary"] != "2 of 3 nodes not Ready" ||
@@ -321,6 +321,13 @@ func TestNotifyRequest(t *testing.T) {
 		t.Fatalf("body is not a JSON array of alerts: %v\n%s", err, r.body)
 	}
 	want, _ := Alerts(m, at)
+	// A firing alert ends FiringTTL after the notifier's clock: compare the rest.
+	for i := range got {
+		if got[i].EndsAt == nil || time.Until(*got[i].EndsAt) > FiringTTL || time.Until(*got[i].EndsAt) < FiringTTL-time.Minute {
+			t.Errorf("alert %d endsAt %v, want about now + %s", i, got[i].EndsAt, FiringTTL)
+		}
+		got[i].EndsAt, want[i].EndsAt = nil, nil
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("body %s\nwant %+v", r.body, want)
 	}
@@ -470,5 +477,26 @@ func TestOptionsValidate(t *testing.T) {
 				t.Errorf("error reveals the secret: %v", err)
 			}
 		})
+	}
+}
+
+// An escalation resolves the alerts of the rule it replaces.
+func TestAlertsSupersedes(t *testing.T) {
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	since := at.Add(-time.Minute)
+	m := &notify.Message{Key: "k", Rule: "NodeNotReady", Severity: "critical", Status: notify.Firing, At: at, StartsAt: since,
+		Nodes:      []health.NodeReport{{Name: "n1", Ready: "Unknown", Since: &since}},
+		Supersedes: &notify.Superseded{Rule: "NodeLeaseStale", Severity: "warning"}}
+	alerts, err := Alerts(m, at)
+	if err != nil || len(alerts) != 2 {
+		t.Fatalf("%d alerts, %v; want the NotReady alert and the resolved early warning", len(alerts), err)
+	}
+	old := alerts[1]
+	if old.Labels["alertname"] != "NodeLeaseStale" || old.Labels["severity"] != "warning" || old.Labels["node"] != "n1" ||
+		old.EndsAt == nil || !old.EndsAt.Equal(at) {
+		t.Errorf("superseded alert %+v, want NodeLeaseStale/warning for n1 ending now", old)
+	}
+	if alerts[0].Labels["alertname"] != "NodeNotReady" || !alerts[0].EndsAt.After(at) {
+		t.Errorf("the new alert must stay firing: %+v", alerts[0])
 	}
 }

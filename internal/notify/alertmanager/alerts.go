@@ -1,6 +1,7 @@
 package alertmanager
 
 import (
+	"maps"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -47,10 +48,17 @@ const (
 	maxSummary     = 300  // runes in a summary
 )
 
+// FiringTTL is how far ahead a firing alert's endsAt is set. Alertmanager
+// resolves an alert whose endsAt has passed, so the daemon re-sends firing
+// alerts well within it (every minute, as Prometheus does); should
+// nodewatch itself die, its alerts end on their own after this long.
+const FiringTTL = 10 * time.Minute
+
 // Alerts turns m into Alertmanager alerts: one per node in m.Nodes, one per
 // workload in m.Workloads, and one for the message itself when it has
-// neither. now is used only as the end of a resolved message that carries
-// no time at all.
+// neither — plus, when m escalates from another rule, that rule's alerts,
+// resolved. now sets a firing alert's endsAt (now + FiringTTL) and ends a
+// resolved message that carries no time at all.
 func Alerts(m *notify.Message, now time.Time) ([]Alert, error) {
 	status := m.Status
 	if status == "" {
@@ -70,6 +78,9 @@ func Alerts(m *notify.Message, now time.Time) ([]Alert, error) {
 		if startsAt != nil && t.Before(*startsAt) {
 			t = *startsAt // Alertmanager rejects endsAt before startsAt
 		}
+		endsAt = &t
+	} else {
+		t := now.Add(FiringTTL)
 		endsAt = &t
 	}
 	generator := ""
@@ -117,6 +128,20 @@ func Alerts(m *notify.Message, now time.Time) ([]Alert, error) {
 	}
 	if len(alerts) == 0 {
 		alerts = append(alerts, alert(base(), messageDescription(m), len(m.Unschedulable)))
+	}
+	if sup := m.Supersedes; sup != nil && sup.Rule != "" {
+		ended := now
+		if startsAt != nil && ended.Before(*startsAt) {
+			ended = *startsAt
+		}
+		for _, a := range alerts[:len(alerts):len(alerts)] {
+			l := maps.Clone(a.Labels)
+			l[LabelAlertName] = sup.Rule
+			setLabel(l, LabelSeverity, sup.Severity)
+			r := a
+			r.Labels, r.EndsAt = l, &ended
+			alerts = append(alerts, r)
+		}
 	}
 	return alerts, nil
 }
