@@ -1,8 +1,8 @@
 package alertmanager
 
 import (
-	"maps"
 	"fmt"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
