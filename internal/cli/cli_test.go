@@ -47,3 +47,13 @@ func golden(t *testing.T, name, got string) {
 		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }
+
+func TestSparkline(t *testing.T) {
+	pts := []Point{{Bytes: 0}, {Bytes: 50}, {Bytes: 100}, {Bytes: 100}}
+	if got := Sparkline(pts, 0, 100); got != "▁▄██" {
+		t.Errorf("Sparkline = %q, want ▁▄██", got)
+	}
+	if got := Sparkline(pts[:2], 7, 7); got != "▁▁" {
+		t.Errorf("flat: %q", got)
+	}
+}

@@ -155,6 +155,24 @@ func TestHistory(t *testing.T) {
 		t.Errorf("top nodes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
+	// nodewatch history: the leaking pod's memory climbs.
+	var leakyPod string
+	for pod := range last {
+		leakyPod = pod
+	}
+	r = nodewatch(t, ctx, nil, nil, "history", leakyPod, "-n", "emails", "--since", "5m", "-o", "json", "--server", "http://"+d.addr)
+	var hist []struct {
+		Container string `json:"container"`
+		Min, Max  int64
+		Points    []struct{ Bytes int64 }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &hist); err != nil || len(hist) != 1 || len(hist[0].Points) < 5 || hist[0].Max <= hist[0].Min {
+		t.Errorf("history %s: %v %+v\n%s", leakyPod, err, hist, r.stderr)
+	}
+	if r := nodewatch(t, ctx, nil, nil, "history", leakyPod, "-n", "emails", "--since", "5m", "--server", "http://"+d.addr); r.code != 0 || !strings.ContainsAny(r.stdout, "▁▂▃▄▅▆▇█") {
+		t.Errorf("history text: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
 	// SIGKILL, restart: every sample older than one interval is still there.
 	at := time.Now().Add(-3 * time.Second)
 	countQ := fmt.Sprintf(`count_over_time(container_memory_working_set_bytes{pod=~"steady-.*"}[1h] @ %d)`, at.Unix())
