@@ -31,10 +31,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,7 +71,7 @@ func (o *Options) Validate() error {
 	}
 	for k, v := range o.Headers {
 		switch {
-		case !validHeaderName(k):
+		case !notify.ValidHeaderName(k):
 			errs = append(errs, fmt.Errorf("alertmanager headers: %q is not a valid header name", k))
 		case reserved[http.CanonicalHeaderKey(k)]:
 			errs = append(errs, fmt.Errorf("alertmanager headers: %s is set by nodewatch and cannot be overridden", http.CanonicalHeaderKey(k)))
@@ -140,82 +138,16 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) (bool, error) 
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return false, fmt.Errorf("alertmanager: %s: %w", notify.Redact(n.endpoint), redactErr(err))
+		return false, fmt.Errorf("alertmanager: %s: %w", notify.Redact(n.endpoint), notify.RedactErr(err))
 	}
 	for k, v := range n.headers {
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "nodewatch")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return true, fmt.Errorf("alertmanager: posting %d alerts to %s: %w", len(alerts), notify.Redact(n.endpoint), redactErr(err))
-	}
-	defer resp.Body.Close()
-	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return false, nil
-	}
-	err = fmt.Errorf("alertmanager: %s answered %s%s", notify.Redact(n.endpoint), resp.Status, excerpt(reply))
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), n.now()); ok {
-			return true, &notify.ThrottledError{After: d, Err: err}
-		}
-		return true, err
-	case resp.StatusCode >= 500:
-		return true, err
-	default:
-		return false, err
-	}
+	return notify.Post(n.client, req, "alertmanager", n.now())
 }
 
-// excerpt quotes the start of a reply, e.g. Alertmanager's validation error.
-func excerpt(b []byte) string {
-	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "?"))
-	if s == "" {
-		return ""
-	}
-	return ": " + strconv.Quote(s)
-}
 
-// retryAfter parses Retry-After as seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return time.Duration(min(s, int64(24*time.Hour/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
 
-// redactErr strips the URL from net/http's errors, which quote it whole.
-func redactErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
-}
 
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}

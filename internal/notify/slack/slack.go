@@ -7,13 +7,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nodewatch/nodewatch/internal/notify"
@@ -39,8 +35,7 @@ func New(webhookURL string, client *http.Client) (*Notifier, error) {
 	return &Notifier{url: webhookURL, client: client}, nil
 }
 
-// Notify posts m. Network errors, 5xx and 429 are retryable; a 429's
-// Retry-After is returned as a notify.ThrottledError.
+// Notify posts m; notify.Post says what is retryable.
 func (n *Notifier) Notify(ctx context.Context, m *notify.Message) (bool, error) {
 	body, err := json.Marshal(Render(m))
 	if err != nil {
@@ -48,48 +43,10 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) (bool, error) 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
 	if err != nil {
-		return false, fmt.Errorf("slack: %s: %w", notify.Redact(n.url), redactErr(err))
+		return false, fmt.Errorf("slack: %s: %w", notify.Redact(n.url), notify.RedactErr(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return true, fmt.Errorf("slack: posting to %s: %w", notify.Redact(n.url), redactErr(err))
-	}
-	defer resp.Body.Close()
-	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if resp.StatusCode == http.StatusOK {
-		return false, nil
-	}
-	err = fmt.Errorf("slack: %s answered %s: %s", notify.Redact(n.url), resp.Status, strings.TrimSpace(string(reply)))
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return true, &notify.ThrottledError{After: retryAfter(resp.Header.Get("Retry-After")), Err: err}
-	case resp.StatusCode >= 500:
-		return true, err
-	default:
-		return false, err
-	}
+	return notify.Post(n.client, req, "slack", time.Now())
 }
 
-// retryAfter parses Retry-After in seconds or as an HTTP date; Slack sends
-// seconds. A missing or bad value means one second, Slack's documented rate.
-func retryAfter(v string) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return time.Second
-}
 
-// redactErr strips the URL from net/http's errors, which quote it whole.
-func redactErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
-}

@@ -11,10 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +45,7 @@ func (o *Options) Validate() error {
 	}
 	for k, v := range o.Headers {
 		switch {
-		case !validHeaderName(k):
+		case !notify.ValidHeaderName(k):
 			errs = append(errs, fmt.Errorf("webhook headers: %q is not a valid header name", k))
 		case reserved[http.CanonicalHeaderKey(k)]:
 			errs = append(errs, fmt.Errorf("webhook headers: %s is set by nodewatch and cannot be overridden", http.CanonicalHeaderKey(k)))
@@ -110,7 +108,7 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) (bool, error) 
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
 	if err != nil {
-		return false, fmt.Errorf("webhook: %s: %w", notify.Redact(n.url), redactErr(err))
+		return false, fmt.Errorf("webhook: %s: %w", notify.Redact(n.url), notify.RedactErr(err))
 	}
 	for k, v := range n.headers {
 		req.Header[k] = v
@@ -120,78 +118,9 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) (bool, error) 
 	if m.Key != "" {
 		req.Header.Set("Idempotency-Key", m.Key)
 	}
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return true, fmt.Errorf("webhook: posting to %s: %w", notify.Redact(n.url), redactErr(err))
-	}
-	defer resp.Body.Close()
-	// The start of the reply helps a user see why it was refused; the rest
-	// is drained (bounded) so the connection can be reused.
-	// A 2xx means the message arrived, whatever happens to the rest of the reply.
-	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return false, nil
-	}
-	err = fmt.Errorf("webhook: %s answered %s%s", notify.Redact(n.url), resp.Status, excerpt(reply))
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), n.now()); ok {
-			return true, &notify.ThrottledError{After: d, Err: err}
-		}
-		return true, err
-	case resp.StatusCode >= 500:
-		return true, err
-	default:
-		return false, err
-	}
+	return notify.Post(n.client, req, "webhook", n.now())
 }
 
-// excerpt quotes the start of a reply body for an error message.
-func excerpt(b []byte) string {
-	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "?"))
-	if s == "" {
-		return ""
-	}
-	return ": " + strconv.Quote(s)
-}
 
-// retryAfter parses Retry-After as seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return time.Duration(min(s, int64(24*time.Hour/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
 
-// redactErr strips the URL from net/http's errors, which quote it whole.
-func redactErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
-}
 
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
