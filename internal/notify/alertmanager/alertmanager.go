@@ -147,7 +147,3 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) (bool, error) 
 	req.Header.Set("User-Agent", "nodewatch")
 	return notify.Post(n.client, req, "alertmanager", n.now())
 }
-
-
-
-

@@ -48,5 +48,3 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) (bool, error) 
 	req.Header.Set("Content-Type", "application/json")
 	return notify.Post(n.client, req, "slack", time.Now())
 }
-
-

@@ -120,7 +120,3 @@ func (n *Notifier) Notify(ctx context.Context, m *notify.Message) (bool, error) 
 	}
 	return notify.Post(n.client, req, "webhook", n.now())
 }
-
-
-
-

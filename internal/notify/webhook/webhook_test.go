@@ -423,4 +423,3 @@ func TestOptionsValidate(t *testing.T) {
 		})
 	}
 }
-
