@@ -83,14 +83,15 @@ func (a *App) Run(ctx context.Context) error {
 	defer db.Close()
 
 	poke := make(chan struct{}, 1)
+	events := newEventKeeper(db, a.log, time.Duration(a.cfg.History.Retention), a.now)
 	cache := kube.NewCache(a.client, func(string) {
 		select {
 		case poke <- struct{}{}:
 		default:
 		}
-	})
+	}, events.offer)
 	var sender *outbox.Sender
-	mgr, err := incident.NewManager(db, cache, incident.Options{
+	mgr, err := incident.NewManager(db, clusterView{Cache: cache, db: db, now: a.now}, incident.Options{
 		GroupWindow: time.Duration(a.cfg.GroupWindow), ExternalURL: a.cfg.ExternalURL, Now: a.now, Log: a.log,
 		Committed: func() { sender.Wake() },
 	})
@@ -132,6 +133,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { sender.Run(runCtx) })
+	wg.Go(func() { events.run(runCtx) })
 	for _, s := range a.sinks {
 		if s.Name == "alertmanager" {
 			wg.Go(func() { a.keepAlive(runCtx, mgr, s.Notifier) })

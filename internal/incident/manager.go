@@ -29,7 +29,8 @@ type Persister interface {
 type ClusterView interface {
 	PodsOn(node string) []*corev1.Pod
 	Owners() cluster.Owners
-	Events(kind, namespace, name string) []*corev1.Event
+	// Events returns the recent events about an object, oldest first.
+	Events(kind, namespace, name string) []Event
 }
 
 // Options configure a Manager.
@@ -158,6 +159,9 @@ func (m *Manager) Observe(scope string, findings []detect.Finding, reports map[s
 			if pods := m.podsOn(f.Node); len(pods) > 0 {
 				inc.Pods = pods
 			}
+			if f.Node != "" {
+				inc.Events = m.view.Events("Node", "", f.Node)
+			}
 			m.dirty[inc] = true
 			m.emit(inc, notify.Firing, now)
 		default:
@@ -188,10 +192,7 @@ func (m *Manager) start(f detect.Finding, now time.Time) *Incident {
 	}
 	if f.Node != "" {
 		inc.Pods = m.podsOn(f.Node)
-		for _, e := range m.view.Events("Node", "", f.Node) {
-			inc.Events = append(inc.Events, Event{Time: eventTime(e), Type: e.Type, Reason: e.Reason, Message: e.Message, Count: e.Count})
-		}
-		slices.SortFunc(inc.Events, func(a, b Event) int { return a.Time.Compare(b.Time) })
+		inc.Events = m.view.Events("Node", "", f.Node)
 	}
 	m.open[f.Key] = inc
 	m.dirty[inc] = true
@@ -200,6 +201,9 @@ func (m *Manager) start(f detect.Finding, now time.Time) *Incident {
 }
 
 func (m *Manager) resolve(inc *Incident, now time.Time) {
+	if inc.Node != "" {
+		inc.Events = m.view.Events("Node", "", inc.Node) // the whole timeline
+	}
 	end := now
 	inc.End, inc.Status = &end, Resolved
 	delete(m.open, inc.Key)
@@ -318,12 +322,3 @@ func newID(key string, now time.Time) string {
 	return now.Format("20060102-150405") + "-" + hex.EncodeToString(h[:3])
 }
 
-func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	}
-	return e.FirstTimestamp.Time
-}

@@ -40,7 +40,10 @@ type Cache struct {
 // NewCache sets up the informers; Start runs them. onNode, if set, is
 // called (from an informer goroutine; keep it short) whenever a node or its
 // Lease changes, so detection can run at once instead of on the next tick.
-func NewCache(client kubernetes.Interface, onNode func(name string)) *Cache {
+//
+// onEvent, if set, receives every Kubernetes event about a node or a pod, to
+// be kept past the API server's one-hour TTL.
+func NewCache(client kubernetes.Interface, onNode func(name string), onEvent func(*corev1.Event)) *Cache {
 	c := &Cache{client: client}
 	c.factory = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(Slim))
 	c.leases = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(Slim),
@@ -70,7 +73,14 @@ func NewCache(client kubernetes.Interface, onNode func(name string)) *Cache {
 	_, _ = c.nodes.AddEventHandler(nodeHandler)
 	_, _ = c.leaseInf.AddEventHandler(nodeHandler)
 	other := cache.ResourceEventHandlerFuncs{AddFunc: touch, UpdateFunc: func(_, o any) { touch(o) }, DeleteFunc: touch}
-	for _, inf := range []cache.SharedIndexInformer{c.pods, c.events, c.deploys, c.sts, c.ds, c.rcs} {
+	keep := func(obj any) {
+		touch(obj)
+		if e, ok := obj.(*corev1.Event); ok && onEvent != nil && (e.InvolvedObject.Kind == "Node" || e.InvolvedObject.Kind == "Pod") {
+			onEvent(e)
+		}
+	}
+	_, _ = c.events.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: keep, UpdateFunc: func(_, o any) { keep(o) }, DeleteFunc: touch})
+	for _, inf := range []cache.SharedIndexInformer{c.pods, c.deploys, c.sts, c.ds, c.rcs} {
 		_, _ = inf.AddEventHandler(other)
 	}
 	return c
@@ -168,16 +178,6 @@ func (c *Cache) Pod(namespace, name string) (*corev1.Pod, bool) {
 // Pods returns every cached pod.
 func (c *Cache) Pods() []*corev1.Pod { return typed[*corev1.Pod](c.pods.GetStore().List()) }
 
-// Events returns the cached events about an object of kind (Node, Pod).
-func (c *Cache) Events(kind, namespace, name string) []*corev1.Event {
-	var out []*corev1.Event
-	for _, e := range typed[*corev1.Event](c.events.GetStore().List()) {
-		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name && e.InvolvedObject.Namespace == namespace {
-			out = append(out, e)
-		}
-	}
-	return out
-}
 
 // Owners returns the ReplicaSet and Job ownership for Owners.Resolve.
 func (c *Cache) Owners() cluster.Owners {

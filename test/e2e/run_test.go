@@ -134,6 +134,10 @@ func TestRunNodeFailures(t *testing.T) {
 	if i := byNode[victim]; i.Status != incident.Resolved || len(i.Pods) != len(want) {
 		t.Errorf("incident for %s: status %s, %d pods; want resolved with %d", victim, i.Status, len(i.Pods), len(want))
 	}
+	// The node lifecycle controller's event, kept in the data dir with the incident.
+	if !slices.ContainsFunc(byNode[victim].Events, func(e incident.Event) bool { return e.Reason == "NodeNotReady" }) {
+		t.Errorf("incident for %s lacks the NodeNotReady event: %+v", victim, byNode[victim].Events)
+	}
 	d.stop()
 
 	// With the daemon stopped, the data dir answers.

@@ -1,0 +1,97 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodewatch/nodewatch/internal/incident"
+	"github.com/nodewatch/nodewatch/internal/kube"
+	"github.com/nodewatch/nodewatch/internal/store"
+)
+
+// eventKeeper writes node and pod events to the data dir in batches, and
+// prunes those older than the history's retention.
+type eventKeeper struct {
+	in        chan store.Event
+	db        *store.DB
+	log       *slog.Logger
+	retention time.Duration
+	now       func() time.Time
+}
+
+func newEventKeeper(db *store.DB, log *slog.Logger, retention time.Duration, now func() time.Time) *eventKeeper {
+	return &eventKeeper{in: make(chan store.Event, 4096), db: db, log: log, retention: retention, now: now}
+}
+
+// offer queues an event; a full queue drops it rather than block an informer.
+func (k *eventKeeper) offer(e *corev1.Event) {
+	t := e.LastTimestamp.Time
+	if t.IsZero() {
+		t = e.EventTime.Time
+	}
+	if t.IsZero() {
+		t = e.FirstTimestamp.Time
+	}
+	se := store.Event{UID: string(e.UID), Kind: e.InvolvedObject.Kind, Namespace: e.InvolvedObject.Namespace,
+		Name: e.InvolvedObject.Name, Time: t.UTC(), Type: e.Type, Reason: e.Reason, Message: e.Message, Count: e.Count}
+	select {
+	case k.in <- se:
+	default:
+		k.log.Warn("event queue full; an event was not kept", "reason", e.Reason, "object", e.InvolvedObject.Name)
+	}
+}
+
+func (k *eventKeeper) run(ctx context.Context) {
+	flush := time.NewTicker(time.Second)
+	prune := time.NewTicker(time.Hour)
+	defer flush.Stop()
+	defer prune.Stop()
+	var batch []store.Event
+	save := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if err := k.db.SaveEvents(batch); err != nil {
+			k.log.Error("keeping events (will retry)", "events", len(batch), "err", err)
+			return
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			save()
+			return
+		case e := <-k.in:
+			batch = append(batch, e)
+		case <-flush.C:
+			save()
+		case <-prune.C:
+			if n, err := k.db.PruneEvents(k.now().Add(-k.retention)); err != nil {
+				k.log.Error("pruning events", "err", err)
+			} else if n > 0 {
+				k.log.Debug("pruned events", "count", n)
+			}
+		}
+	}
+}
+
+// clusterView is what the incident manager reads: the informer cache, and
+// the events kept in the data dir (an hour before the failure).
+type clusterView struct {
+	*kube.Cache
+	db  *store.DB
+	now func() time.Time
+}
+
+func (v clusterView) Events(kind, namespace, name string) []incident.Event {
+	evs, _ := v.db.Events(kind, namespace, name, v.now().Add(-time.Hour))
+	out := make([]incident.Event, len(evs))
+	for i, e := range evs {
+		out[i] = incident.Event{Time: e.Time, Type: e.Type, Reason: e.Reason, Message: e.Message, Count: e.Count}
+	}
+	return out
+}
