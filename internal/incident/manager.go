@@ -321,4 +321,3 @@ func newID(key string, now time.Time) string {
 	h := sha256.Sum256([]byte(key + now.Format(time.RFC3339Nano)))
 	return now.Format("20060102-150405") + "-" + hex.EncodeToString(h[:3])
 }
-

@@ -44,9 +44,9 @@ func (s *memStore) Commit(incs []*Incident, msgs []*notify.Message) error {
 
 type view struct{ pods map[string][]*corev1.Pod }
 
-func (v view) PodsOn(n string) []*corev1.Pod                 { return v.pods[n] }
-func (v view) Owners() cluster.Owners                        { return cluster.Owners{} }
-func (v view) Events(string, string, string) []Event           { return nil }
+func (v view) PodsOn(n string) []*corev1.Pod         { return v.pods[n] }
+func (v view) Owners() cluster.Owners                { return cluster.Owners{} }
+func (v view) Events(string, string, string) []Event { return nil }
 
 func newTest(t *testing.T, window time.Duration) (*Manager, *memStore, *time.Time) {
 	t.Helper()

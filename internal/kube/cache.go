@@ -178,7 +178,6 @@ func (c *Cache) Pod(namespace, name string) (*corev1.Pod, bool) {
 // Pods returns every cached pod.
 func (c *Cache) Pods() []*corev1.Pod { return typed[*corev1.Pod](c.pods.GetStore().List()) }
 
-
 // Owners returns the ReplicaSet and Job ownership for Owners.Resolve.
 func (c *Cache) Owners() cluster.Owners {
 	o := cluster.Owners{}
