@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nodewatch/nodewatch/internal/analyze/culprit"
+	"github.com/nodewatch/nodewatch/internal/cluster"
+	"github.com/nodewatch/nodewatch/internal/detect"
+	"github.com/nodewatch/nodewatch/internal/incident"
+	"github.com/nodewatch/nodewatch/internal/kube"
+	"github.com/nodewatch/nodewatch/internal/report"
+)
+
+func newSuspects(g *globals) *cobra.Command {
+	var server, dataDir, output string
+	cmd := &cobra.Command{
+		Use:   "suspects",
+		Short: "Rank workloads by how strongly they are tied to node failures",
+		Long: `Rank the workloads that had pods on failed nodes (from nodewatch's incidents)
+by how much more often they were there than their spread over the cluster's
+nodes explains — a DaemonSet on every node scores 0 — with missing memory
+limits as further evidence, in plain words, best first.`,
+		Example: `  nodewatch suspects
+  nodewatch suspects -o json --server http://nodewatch.monitoring:8080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := report.ParseFormat(output, report.Text, report.JSON, report.YAML)
+			if err != nil {
+				return err
+			}
+			incs, _, err := loadIncidents(cmd.Context(), server, dataDir)
+			if err != nil {
+				return err
+			}
+			client, err := g.access.Client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			snap, err := kube.List(ctx, client, "")
+			if err != nil {
+				return err
+			}
+			ranked := culprit.Rank(failures(incs), presence(snap), nil)
+			if ranked == nil {
+				ranked = []culprit.Suspect{}
+			}
+			return report.Write(g.Out, format, ranked, func(w io.Writer) error { return suspectsText(w, ranked) })
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the running daemon's --listen address")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "./nodewatch-data", "the data dir to read when no daemon answers")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	return cmd
+}
+
+// failures are the NodeNotReady incidents with the workloads on their node.
+func failures(incs []incident.Incident) []culprit.Failure {
+	var out []culprit.Failure
+	for _, i := range incs {
+		if i.Rule != detect.NodeNotReady || i.Node == "" {
+			continue
+		}
+		f := culprit.Failure{Node: i.Node}
+		for _, p := range i.Pods {
+			w := culprit.Workload{Namespace: p.Namespace, Kind: p.Owner.Kind, Name: p.Owner.Name}
+			f.Workloads = append(f.Workloads, w)
+			if p.MemoryLimit == nil {
+				f.Unbounded = append(f.Unbounded, w)
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// presence counts, per workload, the nodes it has pods on.
+func presence(s *cluster.Snapshot) map[culprit.Workload]culprit.Presence {
+	nodesOf := map[culprit.Workload]map[string]bool{}
+	for i := range s.Pods {
+		p := &s.Pods[i]
+		if p.NodeName == "" || p.Phase == "Succeeded" || p.Phase == "Failed" {
+			continue
+		}
+		o := s.Owners.Resolve(p)
+		w := culprit.Workload{Namespace: p.Namespace, Kind: o.Kind, Name: o.Name}
+		if nodesOf[w] == nil {
+			nodesOf[w] = map[string]bool{}
+		}
+		nodesOf[w][p.NodeName] = true
+	}
+	out := map[culprit.Workload]culprit.Presence{}
+	for w, ns := range nodesOf {
+		out[w] = culprit.Presence{Nodes: len(ns), Of: len(s.Nodes)}
+	}
+	return out
+}
+
+func suspectsText(w io.Writer, ranked []culprit.Suspect) error {
+	if len(ranked) == 0 {
+		_, err := fmt.Fprintln(w, "No node failures recorded: no suspects.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RANK\tWORKLOAD\tSCORE\tEVIDENCE")
+	for i, s := range ranked {
+		fmt.Fprintf(tw, "%d\t%s %s/%s\t%.1f\t%s\n", i+1, s.Kind, s.Namespace, s.Name, s.Score, strings.Join(s.Evidence, "; "))
+	}
+	return tw.Flush()
+}
