@@ -103,6 +103,6 @@ requests and limits.`,
 	f.StringVarP(&g.namespace, "namespace", "n", "", "only this namespace's pods")
 	f.BoolVarP(&g.allNamespaces, "all-namespaces", "A", false, "pods of all namespaces (the default where a command says so)")
 	f.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newCheck(g), newRun(g), newIncidents(g), newTop(g), newHistory(g), newSuspects(g), newVersion(g))
+	root.AddCommand(newCheck(g), newRun(g), newIncidents(g), newTop(g), newHistory(g), newSuspects(g), newLeaks(g), newVersion(g))
 	return root
 }

@@ -173,6 +173,39 @@ func TestHistory(t *testing.T) {
 		t.Errorf("history text: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
+	// nodewatch leaks: the leaking pod is named, the steady ones are not.
+	r = nodewatch(t, ctx, nil, nil, "leaks", "-A", "--all", "--since", "2m", "--min-history", "15s", "--min-samples", "6",
+		"-o", "json", "--server", "http://"+d.addr)
+	var verdicts []struct {
+		Pod     string `json:"pod"`
+		Verdict struct {
+			Leak         bool    `json:"leak"`
+			BytesPerHour float64 `json:"bytesPerHour"`
+			Reason       string  `json:"reason"`
+		} `json:"verdict"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &verdicts); err != nil {
+		t.Fatalf("leaks -o json: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	judged := 0
+	for _, v := range verdicts {
+		switch {
+		case strings.HasPrefix(v.Pod, "leaky-"):
+			judged++
+			if !v.Verdict.Leak || math.Abs(v.Verdict.BytesPerHour/(1<<20)-3600) > 360 {
+				t.Errorf("leaky pod %s: %+v, want a leak of 3600 MiB/h ± 10%%", v.Pod, v.Verdict)
+			}
+		case strings.HasPrefix(v.Pod, "steady-"):
+			judged++
+			if v.Verdict.Leak {
+				t.Errorf("steady pod %s called a leak: %+v", v.Pod, v.Verdict)
+			}
+		}
+	}
+	if judged != 3 {
+		t.Errorf("judged %d of the 3 leaky/steady pods: %s", judged, r.stdout)
+	}
+
 	// SIGKILL, restart: every sample older than one interval is still there.
 	at := time.Now().Add(-3 * time.Second)
 	countQ := fmt.Sprintf(`count_over_time(container_memory_working_set_bytes{pod=~"steady-.*"}[1h] @ %d)`, at.Unix())
