@@ -135,4 +135,3 @@ func leaksText(w io.Writer, found []ContainerLeak, all bool) error {
 }
 
 func ptr[T any](v T) *T { return &v }
-
