@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nodewatch/nodewatch/internal/analyze/culprit"
+	"github.com/nodewatch/nodewatch/internal/analyze/leak"
 	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/detect"
 	"github.com/nodewatch/nodewatch/internal/incident"
@@ -20,13 +21,15 @@ import (
 
 func newSuspects(g *globals) *cobra.Command {
 	var server, dataDir, output string
+	var since time.Duration
 	cmd := &cobra.Command{
 		Use:   "suspects",
 		Short: "Rank workloads by how strongly they are tied to node failures",
 		Long: `Rank the workloads that had pods on failed nodes (from nodewatch's incidents)
 by how much more often they were there than their spread over the cluster's
 nodes explains — a DaemonSet on every node scores 0 — with missing memory
-limits as further evidence, in plain words, best first.`,
+limits and memory leaks found in the history (see nodewatch leaks) as further
+evidence, in plain words, best first.`,
 		Example: `  nodewatch suspects
   nodewatch suspects -o json --server http://nodewatch.monitoring:8080`,
 		Args: cobra.NoArgs,
@@ -49,7 +52,7 @@ limits as further evidence, in plain words, best first.`,
 			if err != nil {
 				return err
 			}
-			ranked := culprit.Rank(failures(incs), presence(snap), nil)
+			ranked := culprit.Rank(failures(incs), presence(snap), leakEvidence(ctx, g, server, since))
 			if ranked == nil {
 				ranked = []culprit.Suspect{}
 			}
@@ -59,7 +62,35 @@ limits as further evidence, in plain words, best first.`,
 	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the running daemon's --listen address")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./nodewatch-data", "the data dir to read when no daemon answers")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "history to search for leaks")
 	return cmd
+}
+
+// leakEvidence scores workloads whose containers leak; without a history to
+// read it says so and ranks on presence alone.
+func leakEvidence(ctx context.Context, g *globals, server string, since time.Duration) map[culprit.Workload]culprit.Evidence {
+	a, err := historyAPI(server)
+	if err != nil {
+		return nil
+	}
+	found, err := findLeaks(ctx, a, "", g.now(), since, leak.DefaultOptions())
+	if err != nil {
+		g.log.Warn("no leak evidence: the history is not readable", "err", err)
+		return nil
+	}
+	out := map[culprit.Workload]culprit.Evidence{}
+	for _, c := range found {
+		if !c.Verdict.Leak {
+			continue
+		}
+		w := culprit.Workload{Namespace: c.Namespace, Kind: c.WorkloadKind, Name: c.Workload}
+		if _, seen := out[w]; seen {
+			continue // the fastest-growing container speaks for its workload
+		}
+		out[w] = culprit.Evidence{Score: 2 * c.Verdict.Confidence, Sentence: fmt.Sprintf("container %s of pod %s leaks %.0f MiB/h (%s)",
+			c.Container, c.Pod, c.Verdict.SlopePerHour/(1<<20), c.Verdict.Reason)}
+	}
+	return out
 }
 
 // failures are the NodeNotReady incidents with the workloads on their node.

@@ -138,6 +138,22 @@ func TestRunNodeFailures(t *testing.T) {
 	if !slices.ContainsFunc(byNode[victim].Events, func(e incident.Event) bool { return e.Reason == "NodeNotReady" }) {
 		t.Errorf("incident for %s lacks the NodeNotReady event: %+v", victim, byNode[victim].Events)
 	}
+	// nodewatch suspects ranks the workloads that were on the failed nodes,
+	// each with its evidence in words.
+	r = nodewatch(t, ctx, nil, nil, "suspects", "-o", "json", "--server", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
+	var suspects []struct {
+		Namespace, Kind, Name string
+		Score                 float64
+		Evidence              []string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &suspects); err != nil || len(suspects) == 0 {
+		t.Fatalf("suspects -o json: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	for _, s := range suspects {
+		if s.Name == "" || s.Kind == "" || len(s.Evidence) == 0 || s.Score < 0 {
+			t.Errorf("suspect without workload, evidence or a sound score: %+v", s)
+		}
+	}
 	d.stop()
 
 	// With the daemon stopped, the data dir answers.
