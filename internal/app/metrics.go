@@ -15,7 +15,7 @@ type metrics struct {
 	reg         *prometheus.Registry
 	sent        *prometheus.CounterVec
 	failed      *prometheus.CounterVec
-	latency     prometheus.Histogram
+	latency     *prometheus.HistogramVec
 	stateErrors prometheus.Counter
 }
 
@@ -28,11 +28,12 @@ func newMetrics(queued func() map[string]int, sinks []string, open func() int, l
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nodewatch_notifications_failed_total", Help: "Failed delivery attempts, by sink; permanent=true were dropped.",
 		}, []string{"sink", "permanent"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "nodewatch_detection_latency_seconds",
-			Help:    "From a node's Ready condition changing (its lastTransitionTime) to the NodeNotReady notification being delivered.",
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "nodewatch_detection_latency_seconds",
+			Help: "From a node's Ready condition changing (its lastTransitionTime, which the API truncates to whole seconds: " +
+				"up to 1 s high) to the NodeNotReady notification being delivered, by sink.",
 			Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30, 60},
-		}),
+		}, []string{"sink"}),
 		stateErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "nodewatch_state_write_errors_total", Help: "Failed writes to the data dir (e.g. disk full); the write is retried.",
 		}),
@@ -70,7 +71,7 @@ func (m *metrics) Sent(sink string, msg *notify.Message, at time.Time) {
 	}
 	for _, n := range msg.Nodes {
 		if n.Since != nil {
-			m.latency.Observe(at.Sub(*n.Since).Seconds())
+			m.latency.WithLabelValues(sink).Observe(at.Sub(*n.Since).Seconds())
 		}
 	}
 }
