@@ -15,7 +15,9 @@ import (
 // eventKeeper writes node and pod events to the data dir in batches, and
 // prunes those older than the history's retention.
 type eventKeeper struct {
-	in        chan store.Event
+	in chan store.Event
+	// stopped is closed when run returns, so offer never blocks forever.
+	stopped   chan struct{}
 	db        *store.DB
 	log       *slog.Logger
 	retention time.Duration
@@ -23,10 +25,12 @@ type eventKeeper struct {
 }
 
 func newEventKeeper(db *store.DB, log *slog.Logger, retention time.Duration, now func() time.Time) *eventKeeper {
-	return &eventKeeper{in: make(chan store.Event, 4096), db: db, log: log, retention: retention, now: now}
+	return &eventKeeper{in: make(chan store.Event, 4096), stopped: make(chan struct{}), db: db, log: log, retention: retention, now: now}
 }
 
-// offer queues an event; a full queue drops it rather than block an informer.
+// offer queues an event. A full queue (a relist hands on tens of thousands
+// at once) makes it wait: the events' reflector has a goroutine of its own,
+// and a dropped event would be gone from the incident's evidence.
 func (k *eventKeeper) offer(e *corev1.Event) {
 	t := e.LastTimestamp.Time
 	if t.IsZero() {
@@ -39,8 +43,7 @@ func (k *eventKeeper) offer(e *corev1.Event) {
 		Name: e.InvolvedObject.Name, Time: t.UTC(), Type: e.Type, Reason: e.Reason, Message: e.Message, Count: e.Count}
 	select {
 	case k.in <- se:
-	default:
-		k.log.Warn("event queue full; an event was not kept", "reason", e.Reason, "object", e.InvolvedObject.Name)
+	case <-k.stopped:
 	}
 }
 
@@ -49,6 +52,7 @@ func (k *eventKeeper) run(ctx context.Context) {
 	prune := time.NewTicker(time.Hour)
 	defer flush.Stop()
 	defer prune.Stop()
+	defer close(k.stopped)
 	var batch []store.Event
 	save := func() {
 		if len(batch) == 0 {
@@ -66,7 +70,9 @@ func (k *eventKeeper) run(ctx context.Context) {
 			save()
 			return
 		case e := <-k.in:
-			batch = append(batch, e)
+			if batch = append(batch, e); len(batch) >= 1000 {
+				save()
+			}
 		case <-flush.C:
 			save()
 		case <-prune.C:

@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/collect"
 	"github.com/nodewatch/nodewatch/internal/history"
 	"github.com/nodewatch/nodewatch/internal/kube"
@@ -87,8 +86,7 @@ func (c *collector) cycle(ctx context.Context) {
 		if !ok {
 			return labels.EmptyLabels()
 		}
-		slim := cluster.PodFrom(p)
-		o := owners.Resolve(&slim)
+		o := owners.Resolve(p)
 		return labels.FromStrings("workload_kind", o.Kind, "workload", o.Name)
 	})
 	var batch []collect.Sample

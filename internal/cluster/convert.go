@@ -43,15 +43,42 @@ func PodFrom(p *corev1.Pod) Pod {
 		TemplateHash: p.Labels["pod-template-hash"],
 		Phase:        string(p.Status.Phase),
 		QOS:          string(p.Status.QOSClass),
+		Reason:       p.Status.Reason,
+		Message:      p.Status.Message,
+		Deleting:     p.DeletionTimestamp != nil,
+	}
+	if n := len(p.Spec.InitContainers) + len(p.Spec.Containers); n > 0 {
+		out.Containers = make([]Container, 0, n)
+		for i := range p.Spec.InitContainers {
+			c := &p.Spec.InitContainers[i]
+			sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+			out.Containers = append(out.Containers, containerFrom(c, true, sidecar))
+		}
+		for i := range p.Spec.Containers {
+			out.Containers = append(out.Containers, containerFrom(&p.Spec.Containers[i], false, false))
+		}
 	}
 	if out.QOS == "" {
-		out.QOS = string(qosClass(&p.Spec))
+		out.QOS = qosClass(out.Containers)
 	}
-	out.MemoryRequest, out.MemoryLimit = memory(&p.Spec)
-	for _, cs := range p.Status.ContainerStatuses {
-		out.Restarts += cs.RestartCount
+	out.MemoryRequest, out.MemoryLimit = memory(out.Containers)
+	if len(p.Status.ContainerStatuses) > 0 {
+		out.Statuses = make([]ContainerStatus, len(p.Status.ContainerStatuses))
+		for i := range p.Status.ContainerStatuses {
+			cs := &p.Status.ContainerStatuses[i]
+			out.Restarts += cs.RestartCount
+			st := ContainerStatus{Name: cs.Name, Restarts: cs.RestartCount,
+				Terminated: terminationFrom(cs.State.Terminated), LastTermination: terminationFrom(cs.LastTerminationState.Terminated)}
+			if w := cs.State.Waiting; w != nil {
+				st.Waiting, st.WaitingMessage = w.Reason, w.Message
+			}
+			out.Statuses[i] = st
+		}
 	}
 	for _, c := range p.Status.Conditions {
+		if c.LastTransitionTime.After(out.LastTransition) {
+			out.LastTransition = c.LastTransitionTime.Time
+		}
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
 			out.Unschedulable = true
 			out.UnschedulableMessage = c.Message
@@ -61,48 +88,67 @@ func PodFrom(p *corev1.Pod) Pod {
 	return out
 }
 
+func containerFrom(c *corev1.Container, init, sidecar bool) Container {
+	return Container{Name: c.Name, Init: init, Sidecar: sidecar,
+		Requests: resourcesFrom(c.Resources.Requests), Limits: resourcesFrom(c.Resources.Limits)}
+}
+
+func resourcesFrom(l corev1.ResourceList) Resources {
+	var r Resources
+	if q, ok := l[corev1.ResourceCPU]; ok {
+		v := q.MilliValue()
+		r.MilliCPU = &v
+	}
+	if q, ok := l[corev1.ResourceMemory]; ok {
+		v := q.Value()
+		r.Memory = &v
+	}
+	return r
+}
+
+func terminationFrom(t *corev1.ContainerStateTerminated) *Termination {
+	if t == nil {
+		return nil
+	}
+	return &Termination{Reason: t.Reason, Message: t.Message, ExitCode: t.ExitCode, FinishedAt: t.FinishedAt.Time}
+}
+
 // memory returns the pod's effective memory request and its limit, as the
 // scheduler and kubelet see them: the larger of the sum over app containers
 // (restartable init containers, i.e. sidecars, included) and the largest
 // regular init container. The limit is nil when any app container has none.
-func memory(spec *corev1.PodSpec) (request, limit *int64) {
-	var req, lim int64
-	anyReq, unbounded := false, false
-	for i := range spec.Containers {
-		r := spec.Containers[i].Resources
-		if q, ok := r.Requests[corev1.ResourceMemory]; ok {
-			req += q.Value()
-			anyReq = true
-		} else if q, ok := r.Limits[corev1.ResourceMemory]; ok {
-			// The API server defaults a missing request to the limit.
-			req += q.Value()
-			anyReq = true
+func memory(cs []Container) (request, limit *int64) {
+	var req, lim, initMax int64
+	anyReq, unbounded, apps := false, false, 0
+	for _, c := range cs {
+		r := c.Requests.Memory
+		if !c.Init && r == nil {
+			r = c.Limits.Memory // the API server defaults a missing request to the limit
 		}
-		if q, ok := r.Limits[corev1.ResourceMemory]; ok {
-			lim += q.Value()
+		if r != nil {
+			anyReq = true
+			switch {
+			case !c.Init || c.Sidecar:
+				req += *r
+			case *r > initMax:
+				initMax = *r
+			}
+		}
+		if c.Init {
+			continue
+		}
+		apps++
+		if c.Limits.Memory != nil {
+			lim += *c.Limits.Memory
 		} else {
 			unbounded = true
 		}
-	}
-	var initMax int64
-	for i := range spec.InitContainers {
-		c := &spec.InitContainers[i]
-		q, ok := c.Resources.Requests[corev1.ResourceMemory]
-		if !ok {
-			continue
-		}
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			req += q.Value()
-		} else if q.Value() > initMax {
-			initMax = q.Value()
-		}
-		anyReq = true
 	}
 	req = max(req, initMax)
 	if anyReq {
 		request = &req
 	}
-	if !unbounded && len(spec.Containers) > 0 {
+	if !unbounded && apps > 0 {
 		limit = &lim
 	}
 	return request, limit
@@ -110,27 +156,25 @@ func memory(spec *corev1.PodSpec) (request, limit *int64) {
 
 // qosClass derives the QoS class for pods whose status does not carry one,
 // following the kubelet's rules for CPU and memory.
-func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
+func qosClass(cs []Container) string {
 	guaranteed, any := true, false
-	all := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
-	for _, c := range all {
-		for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			req, hasReq := c.Resources.Requests[res]
-			lim, hasLim := c.Resources.Limits[res]
-			if hasReq || hasLim {
+	for _, c := range cs {
+		for _, pair := range [][2]*int64{{c.Requests.MilliCPU, c.Limits.MilliCPU}, {c.Requests.Memory, c.Limits.Memory}} {
+			req, lim := pair[0], pair[1]
+			if req != nil || lim != nil {
 				any = true
 			}
-			if !hasLim || (hasReq && req.Cmp(lim) != 0) {
+			if lim == nil || (req != nil && *req != *lim) {
 				guaranteed = false
 			}
 		}
 	}
 	switch {
 	case !any:
-		return corev1.PodQOSBestEffort
+		return string(corev1.PodQOSBestEffort)
 	case guaranteed:
-		return corev1.PodQOSGuaranteed
+		return string(corev1.PodQOSGuaranteed)
 	default:
-		return corev1.PodQOSBurstable
+		return string(corev1.PodQOSBurstable)
 	}
 }

@@ -68,6 +68,49 @@ type Pod struct {
 	Unschedulable        bool
 	UnschedulableMessage string
 	UnschedulableSince   time.Time
+	// Reason and Message are the pod's status reason ("Evicted") and message.
+	Reason, Message string
+	// Deleting is set once the pod has a deletionTimestamp.
+	Deleting bool
+	// LastTransition is the latest transition of any of the pod's conditions.
+	LastTransition time.Time
+	// Containers are the init and app containers with their declared
+	// resources, init containers first.
+	Containers []Container
+	// Statuses are the app containers' states.
+	Statuses []ContainerStatus
+}
+
+// Container is one container's declared resources.
+type Container struct {
+	Name string
+	// Init is set for init containers; Sidecar for restartable init
+	// containers (restartPolicy Always), which run beside the app.
+	Init, Sidecar    bool
+	Requests, Limits Resources
+}
+
+// Resources are CPU (millicores) and memory (bytes); nil when not set.
+type Resources struct {
+	MilliCPU, Memory *int64
+}
+
+// ContainerStatus is an app container's state.
+type ContainerStatus struct {
+	Name     string
+	Restarts int32
+	// Waiting is why the container waits (CrashLoopBackOff, ...), if it does.
+	Waiting, WaitingMessage string
+	// Terminated is the current state's termination and LastTermination the
+	// previous run's; nil when there is none.
+	Terminated, LastTermination *Termination
+}
+
+// Termination is how a container run ended.
+type Termination struct {
+	Reason, Message string
+	ExitCode        int32
+	FinishedAt      time.Time
 }
 
 // Key returns namespace/name.

@@ -23,6 +23,14 @@ type fakeSource struct {
 }
 
 func (f *fakeSource) Nodes() []*corev1.Node { return f.nodes }
+func (f *fakeSource) Node(name string) (*corev1.Node, bool) {
+	for _, n := range f.nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return nil, false
+}
 func (f *fakeSource) Lease(n string) (*coordinationv1.Lease, bool) {
 	t, ok := f.leases[n]
 	if !ok {
@@ -31,7 +39,7 @@ func (f *fakeSource) Lease(n string) (*coordinationv1.Lease, bool) {
 	mt := metav1.NewMicroTime(t)
 	return &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{RenewTime: &mt}}, true
 }
-func (f *fakeSource) Pods() []*corev1.Pod           { return f.pods }
+func (f *fakeSource) Pods() []*cluster.Pod          { return slim(f.pods) }
 func (f *fakeSource) Workloads() []cluster.Workload { return f.workloads }
 func (f *fakeSource) Owners() cluster.Owners        { return f.owners }
 
@@ -105,6 +113,38 @@ func TestFlappingAndDeletion(t *testing.T) {
 	}
 	if got := d.Evaluate(later.Add(2 * time.Second)); len(got) != 0 {
 		t.Errorf("a deletion is reported once: %+v", got)
+	}
+}
+
+// TestEvaluateNode: evaluating one node (on its Lease renewal) gives that
+// node's share of a full evaluation, tracks the same transitions, and
+// reports its deletion once.
+func TestEvaluateNode(t *testing.T) {
+	src := &fakeSource{leases: map[string]time.Time{"a": t0, "b": t0.Add(-40 * time.Second)}}
+	src.nodes = []*corev1.Node{node("a", "Unknown"), node("b", "True")}
+	full := NewNodes(DefaultRules(), src).Evaluate(t0)
+	one := NewNodes(DefaultRules(), src)
+	got := append(one.EvaluateNode("a", t0), one.EvaluateNode("b", t0)...)
+	if len(full) != 2 || len(got) != 2 || got[0] != full[0] || got[1] != full[1] {
+		t.Fatalf("per node %+v, full %+v", got, full)
+	}
+	if got[0].Rule != NodeNotReady || got[1].Rule != NodeLeaseStale {
+		t.Errorf("rules %s, %s", got[0].Rule, got[1].Rule)
+	}
+	for _, f := range got {
+		if !strings.HasPrefix(f.Key, NodeScope(f.Node)) {
+			t.Errorf("key %s outside its node's scope %s", f.Key, NodeScope(f.Node))
+		}
+	}
+	src.nodes = src.nodes[1:]
+	if del := one.EvaluateNode("a", t0.Add(time.Second)); len(del) != 1 || del[0].Rule != NodeDeleted {
+		t.Errorf("deleted node: %+v", del)
+	}
+	if del := one.EvaluateNode("a", t0.Add(2*time.Second)); len(del) != 0 {
+		t.Errorf("a deletion is reported once: %+v", del)
+	}
+	if none := one.EvaluateNode("never-seen", t0); len(none) != 0 {
+		t.Errorf("unknown node: %+v", none)
 	}
 }
 
@@ -237,4 +277,14 @@ func TestRulesValidate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "rules.leaseMissedRenewals") || !strings.Contains(err.Error(), "rules.flapWindow") {
 		t.Errorf("error %v must name both fields", err)
 	}
+}
+
+// slim converts test pods as the informer cache does.
+func slim(pods []*corev1.Pod) []*cluster.Pod {
+	out := make([]*cluster.Pod, len(pods))
+	for i, p := range pods {
+		s := cluster.PodFrom(p)
+		out[i] = &s
+	}
+	return out
 }

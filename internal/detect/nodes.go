@@ -13,6 +13,7 @@ import (
 // NodeSource is what the node rules read.
 type NodeSource interface {
 	Nodes() []*corev1.Node
+	Node(name string) (*corev1.Node, bool)
 	Lease(node string) (*coordinationv1.Lease, bool)
 }
 
@@ -33,53 +34,80 @@ func NewNodes(rules Rules, src NodeSource) *Nodes {
 }
 
 // DownKey is the incident key of a node's failure (early warning and NotReady).
-func DownKey(node string) string { return "node/" + node + "/down" }
+func DownKey(node string) string { return NodeScope(node) + "down" }
 
-// Evaluate returns the node findings that hold at now.
+// Evaluate returns the node findings that hold at now, for every node.
 func (d *Nodes) Evaluate(now time.Time) []Finding {
 	var out []Finding
 	present := map[string]bool{}
 	for _, n := range d.src.Nodes() {
 		present[n.Name] = true
-		ready, ok := readyCondition(n)
-		if !ok {
-			continue // registering; the kubelet has not reported yet
-		}
-		d.track(n.Name, string(ready.Status), now)
-		switch {
-		case ready.Status != corev1.ConditionTrue:
-			out = append(out, Finding{
-				Key: DownKey(n.Name), Rule: NodeNotReady, Severity: Critical, Node: n.Name,
-				Reason: ready.Reason, Message: ready.Message, Since: ready.LastTransitionTime.Time,
-			})
-		default:
-			if f, ok := d.leaseStale(n.Name, now); ok {
-				out = append(out, f)
-			}
-		}
-		if f, ok := pressure(n); ok {
-			out = append(out, f)
-		}
-		if ts := d.transitions[n.Name]; len(ts) >= d.rules.FlapTransitions {
-			out = append(out, Finding{
-				Key: "node/" + n.Name + "/flapping", Rule: NodeFlapping, Severity: Warning, Node: n.Name,
-				Reason:  "Flapping",
-				Message: fmt.Sprintf("%d Ready transitions in the last %s", len(ts), d.rules.FlapWindow),
-				Since:   ts[0],
-			})
-		}
+		out = d.evaluate(out, n, now)
 	}
 	for name := range d.seen {
 		if !present[name] {
-			out = append(out, Finding{
-				Key: "node/" + name + "/deleted", Rule: NodeDeleted, Severity: Warning, Node: name,
-				Reason: "Deleted", Message: "The Node object was deleted.", Since: now, Instant: true,
-			})
-			delete(d.seen, name)
-			delete(d.transitions, name)
+			out = append(out, d.deleted(name, now))
 		}
 	}
 	return out
+}
+
+// EvaluateNode returns the findings that hold at now for one node: what
+// the daemon runs when that node or its Lease changes, so a Lease renewal
+// costs one node's rules, not the whole cluster's.
+func (d *Nodes) EvaluateNode(name string, now time.Time) []Finding {
+	n, ok := d.src.Node(name)
+	if !ok {
+		if _, known := d.seen[name]; known {
+			return []Finding{d.deleted(name, now)}
+		}
+		return nil
+	}
+	return d.evaluate(nil, n, now)
+}
+
+// NodeScope is the prefix of one node's incident keys, for
+// incident.Manager.Observe after EvaluateNode.
+func NodeScope(node string) string { return "node/" + node + "/" }
+
+func (d *Nodes) evaluate(out []Finding, n *corev1.Node, now time.Time) []Finding {
+	ready, ok := readyCondition(n)
+	if !ok {
+		return out // registering; the kubelet has not reported yet
+	}
+	d.track(n.Name, string(ready.Status), now)
+	switch {
+	case ready.Status != corev1.ConditionTrue:
+		out = append(out, Finding{
+			Key: DownKey(n.Name), Rule: NodeNotReady, Severity: Critical, Node: n.Name,
+			Reason: ready.Reason, Message: ready.Message, Since: ready.LastTransitionTime.Time,
+		})
+	default:
+		if f, ok := d.leaseStale(n.Name, now); ok {
+			out = append(out, f)
+		}
+	}
+	if f, ok := pressure(n); ok {
+		out = append(out, f)
+	}
+	if ts := d.transitions[n.Name]; len(ts) >= d.rules.FlapTransitions {
+		out = append(out, Finding{
+			Key: NodeScope(n.Name) + "flapping", Rule: NodeFlapping, Severity: Warning, Node: n.Name,
+			Reason:  "Flapping",
+			Message: fmt.Sprintf("%d Ready transitions in the last %s", len(ts), d.rules.FlapWindow),
+			Since:   ts[0],
+		})
+	}
+	return out
+}
+
+func (d *Nodes) deleted(name string, now time.Time) Finding {
+	delete(d.seen, name)
+	delete(d.transitions, name)
+	return Finding{
+		Key: NodeScope(name) + "deleted", Rule: NodeDeleted, Severity: Warning, Node: name,
+		Reason: "Deleted", Message: "The Node object was deleted.", Since: now, Instant: true,
+	}
 }
 
 // track records Ready transitions and forgets those outside the window.
@@ -152,7 +180,7 @@ func pressure(n *corev1.Node) (Finding, bool) {
 		return Finding{}, false
 	}
 	return Finding{
-		Key: "node/" + n.Name + "/pressure", Rule: NodePressure, Severity: Warning, Node: n.Name,
+		Key: NodeScope(n.Name) + "pressure", Rule: NodePressure, Severity: Warning, Node: n.Name,
 		Reason: strings.Join(kinds, ","), Message: strings.Join(msgs, "; "), Since: since,
 	}, true
 }

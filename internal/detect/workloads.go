@@ -14,7 +14,7 @@ import (
 
 // WorkloadSource is what the workload rules read.
 type WorkloadSource interface {
-	Pods() []*corev1.Pod
+	Pods() []*cluster.Pod
 	Workloads() []cluster.Workload
 	Owners() cluster.Owners
 }
@@ -60,8 +60,7 @@ func (w *Workloads) Evaluate(now time.Time) ([]Finding, map[string]health.Worklo
 		if !ok {
 			continue
 		}
-		slim := cluster.PodFrom(p)
-		o := owners.Resolve(&slim)
+		o := owners.Resolve(p)
 		key := fmt.Sprintf("workload/%s/%s/%s/failing", p.Namespace, o.Kind, o.Name)
 		r := current[key]
 		if r == nil {
@@ -100,45 +99,42 @@ func (w *Workloads) Evaluate(now time.Time) ([]Finding, map[string]health.Worklo
 }
 
 // podFailure says why a pod is failing, if it is.
-func (w *Workloads) podFailure(p *corev1.Pod, now time.Time) (health.FailingPod, bool) {
-	fp := health.FailingPod{Name: p.Name, Node: p.Spec.NodeName}
-	if p.Status.Phase == corev1.PodFailed && p.Status.Reason == "Evicted" {
-		if at := latestCondition(p); !at.IsZero() && now.Sub(at) > w.rules.RecentWindow {
+func (w *Workloads) podFailure(p *cluster.Pod, now time.Time) (health.FailingPod, bool) {
+	fp := health.FailingPod{Name: p.Name, Node: p.NodeName}
+	if p.Phase == string(corev1.PodFailed) && p.Reason == "Evicted" {
+		if at := p.LastTransition; !at.IsZero() && now.Sub(at) > w.rules.RecentWindow {
 			return fp, false
 		}
-		fp.Reason, fp.Message = "Evicted", p.Status.Message
+		fp.Reason, fp.Message = "Evicted", p.Message
 		return fp, true
 	}
-	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.DeletionTimestamp != nil {
+	if p.Phase == string(corev1.PodSucceeded) || p.Phase == string(corev1.PodFailed) || p.Deleting {
 		return fp, false
 	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable &&
-			now.Sub(c.LastTransitionTime.Time) >= w.rules.UnschedulableAfter {
-			fp.Reason, fp.Message = "Unschedulable", c.Message
-			return fp, true
-		}
+	if p.Unschedulable && now.Sub(p.UnschedulableSince) >= w.rules.UnschedulableAfter {
+		fp.Reason, fp.Message = "Unschedulable", p.UnschedulableMessage
+		return fp, true
 	}
-	for _, cs := range p.Status.ContainerStatuses {
-		fp.Container, fp.Restarts = cs.Name, cs.RestartCount
-		if t := cs.LastTerminationState.Terminated; t != nil {
+	for _, cs := range p.Statuses {
+		fp.Container, fp.Restarts = cs.Name, cs.Restarts
+		if t := cs.LastTermination; t != nil {
 			fp.ExitCode, fp.Message = t.ExitCode, t.Message
 			if fp.Message == "" {
 				fp.Message = t.Reason
 			}
 		}
-		if wt := cs.State.Waiting; wt != nil && waitingReasons[wt.Reason] {
-			fp.Reason = wt.Reason
+		if waitingReasons[cs.Waiting] {
+			fp.Reason = cs.Waiting
 			if fp.Message == "" {
-				fp.Message = wt.Message
+				fp.Message = cs.WaitingMessage
 			}
 			return fp, true
 		}
-		if t := cs.State.Terminated; t != nil && t.Reason == "OOMKilled" {
+		if t := cs.Terminated; t != nil && t.Reason == "OOMKilled" {
 			fp.Reason, fp.ExitCode = "OOMKilled", t.ExitCode
 			return fp, true
 		}
-		if t := cs.LastTerminationState.Terminated; t != nil && t.Reason == "OOMKilled" && now.Sub(t.FinishedAt.Time) <= w.rules.RecentWindow {
+		if t := cs.LastTermination; t != nil && t.Reason == "OOMKilled" && now.Sub(t.FinishedAt) <= w.rules.RecentWindow {
 			fp.Reason = "OOMKilled"
 			return fp, true
 		}
@@ -185,16 +181,6 @@ func (w *Workloads) unavailable(now time.Time, reports map[string]health.Workloa
 		}
 	}
 	return out
-}
-
-func latestCondition(p *corev1.Pod) time.Time {
-	var t time.Time
-	for _, c := range p.Status.Conditions {
-		if c.LastTransitionTime.After(t) {
-			t = c.LastTransitionTime.Time
-		}
-	}
-	return t
 }
 
 // commonReason is the most frequent reason among the pods (ties by name).

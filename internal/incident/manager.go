@@ -27,7 +27,7 @@ type Persister interface {
 
 // ClusterView is what the manager reads to describe a failure.
 type ClusterView interface {
-	PodsOn(node string) []*corev1.Pod
+	PodsOn(node string) []*cluster.Pod
 	Owners() cluster.Owners
 	// Events returns the recent events about an object, oldest first.
 	Events(kind, namespace, name string) []Event
@@ -222,13 +222,12 @@ func (m *Manager) podsOn(node string) []health.PodReport {
 	owners := m.view.Owners()
 	var out []health.PodReport
 	for _, p := range m.view.PodsOn(node) {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if p.Phase == string(corev1.PodSucceeded) || p.Phase == string(corev1.PodFailed) {
 			continue
 		}
-		s := cluster.PodFrom(p)
 		out = append(out, health.PodReport{
-			Namespace: s.Namespace, Name: s.Name, Owner: owners.Resolve(&s), Phase: s.Phase, QOS: s.QOS,
-			MemoryRequest: s.MemoryRequest, MemoryLimit: s.MemoryLimit, Restarts: s.Restarts,
+			Namespace: p.Namespace, Name: p.Name, Owner: owners.Resolve(p), Phase: p.Phase, QOS: p.QOS,
+			MemoryRequest: p.MemoryRequest, MemoryLimit: p.MemoryLimit, Restarts: p.Restarts,
 		})
 	}
 	slices.SortFunc(out, func(a, b health.PodReport) int {

@@ -44,7 +44,14 @@ func (s *memStore) Commit(incs []*Incident, msgs []*notify.Message) error {
 
 type view struct{ pods map[string][]*corev1.Pod }
 
-func (v view) PodsOn(n string) []*corev1.Pod         { return v.pods[n] }
+func (v view) PodsOn(n string) []*cluster.Pod {
+	out := make([]*cluster.Pod, 0, len(v.pods[n]))
+	for _, p := range v.pods[n] {
+		s := cluster.PodFrom(p)
+		out = append(out, &s)
+	}
+	return out
+}
 func (v view) Owners() cluster.Owners                { return cluster.Owners{} }
 func (v view) Events(string, string, string) []Event { return nil }
 

@@ -30,7 +30,9 @@ type Cache struct {
 	factory informers.SharedInformerFactory
 	leases  informers.SharedInformerFactory
 
-	nodes, pods, leaseInf, events, rs, jobs, deploys, sts, ds, rcs cache.SharedIndexInformer
+	nodes, pods, leaseInf, rs, jobs, deploys, sts, ds, rcs cache.SharedIndexInformer
+	events                                                 *eventStream
+	eventRefl                                              *cache.Reflector
 
 	// lastEvent is the Unix nanoseconds of the newest informer event, for
 	// the informer-lag metric.
@@ -50,7 +52,6 @@ func NewCache(client kubernetes.Interface, onNode func(name string), onEvent fun
 		informers.WithNamespace(NodeLeaseNamespace))
 	c.nodes = c.factory.Core().V1().Nodes().Informer()
 	c.pods = c.factory.Core().V1().Pods().Informer()
-	c.events = c.factory.Core().V1().Events().Informer()
 	c.rs = c.factory.Apps().V1().ReplicaSets().Informer()
 	c.jobs = c.factory.Batch().V1().Jobs().Informer()
 	c.deploys = c.factory.Apps().V1().Deployments().Informer()
@@ -59,8 +60,8 @@ func NewCache(client kubernetes.Interface, onNode func(name string), onEvent fun
 	c.rcs = c.factory.Core().V1().ReplicationControllers().Informer()
 	c.leaseInf = c.leases.Coordination().V1().Leases().Informer()
 	_ = c.pods.AddIndexers(cache.Indexers{byNodeIndex: func(obj any) ([]string, error) {
-		if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
-			return []string{p.Spec.NodeName}, nil
+		if e, ok := obj.(*podEntry); ok && e.pod.NodeName != "" {
+			return []string{e.pod.NodeName}, nil
 		}
 		return nil, nil
 	}})
@@ -73,13 +74,8 @@ func NewCache(client kubernetes.Interface, onNode func(name string), onEvent fun
 	_, _ = c.nodes.AddEventHandler(nodeHandler)
 	_, _ = c.leaseInf.AddEventHandler(nodeHandler)
 	other := cache.ResourceEventHandlerFuncs{AddFunc: touch, UpdateFunc: func(_, o any) { touch(o) }, DeleteFunc: touch}
-	keep := func(obj any) {
-		touch(obj)
-		if e, ok := obj.(*corev1.Event); ok && onEvent != nil && (e.InvolvedObject.Kind == "Node" || e.InvolvedObject.Kind == "Pod") {
-			onEvent(e)
-		}
-	}
-	_, _ = c.events.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: keep, UpdateFunc: func(_, o any) { keep(o) }, DeleteFunc: touch})
+	c.events = &eventStream{fn: onEvent, touch: func() { touch(nil) }}
+	c.eventRefl = newEventReflector(client, c.events)
 	for _, inf := range []cache.SharedIndexInformer{c.pods, c.deploys, c.sts, c.ds, c.rcs} {
 		_, _ = inf.AddEventHandler(other)
 	}
@@ -103,12 +99,13 @@ func notifyName(fn func(string), obj any) {
 func (c *Cache) Start(ctx context.Context) {
 	c.factory.Start(ctx.Done())
 	c.leases.Start(ctx.Done())
+	go c.eventRefl.RunWithContext(ctx)
 }
 
 // WaitForSync waits for the first list of every informer.
 func (c *Cache) WaitForSync(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.nodes.HasSynced, c.pods.HasSynced, c.leaseInf.HasSynced,
-		c.events.HasSynced, c.rs.HasSynced, c.jobs.HasSynced, c.deploys.HasSynced, c.sts.HasSynced,
+		c.events.synced.Load, c.rs.HasSynced, c.jobs.HasSynced, c.deploys.HasSynced, c.sts.HasSynced,
 		c.ds.HasSynced, c.rcs.HasSynced) {
 		return fmt.Errorf("informer caches did not sync: %w", ctx.Err())
 	}
@@ -117,12 +114,12 @@ func (c *Cache) WaitForSync(ctx context.Context) error {
 
 // Synced reports whether every informer has listed once.
 func (c *Cache) Synced() bool {
-	for _, inf := range []cache.SharedIndexInformer{c.nodes, c.pods, c.leaseInf, c.events, c.rs, c.jobs, c.deploys, c.sts, c.ds, c.rcs} {
+	for _, inf := range []cache.SharedIndexInformer{c.nodes, c.pods, c.leaseInf, c.rs, c.jobs, c.deploys, c.sts, c.ds, c.rcs} {
 		if !inf.HasSynced() {
 			return false
 		}
 	}
-	return true
+	return c.events.synced.Load()
 }
 
 // LastEvent is when the newest informer event arrived (zero before any).
@@ -160,23 +157,37 @@ func (c *Cache) Lease(node string) (*coordinationv1.Lease, bool) {
 }
 
 // PodsOn returns the pods bound to a node.
-func (c *Cache) PodsOn(node string) []*corev1.Pod {
+func (c *Cache) PodsOn(node string) []*cluster.Pod {
 	objs, _ := c.pods.GetIndexer().ByIndex(byNodeIndex, node)
-	return typed[*corev1.Pod](objs)
+	return pods(objs)
 }
 
 // Pod returns one cached pod.
-func (c *Cache) Pod(namespace, name string) (*corev1.Pod, bool) {
+func (c *Cache) Pod(namespace, name string) (*cluster.Pod, bool) {
 	obj, ok, _ := c.pods.GetStore().GetByKey(namespace + "/" + name)
 	if !ok {
 		return nil, false
 	}
-	p, ok := obj.(*corev1.Pod)
-	return p, ok
+	e, ok := obj.(*podEntry)
+	if !ok {
+		return nil, false
+	}
+	return &e.pod, true
 }
 
-// Pods returns every cached pod.
-func (c *Cache) Pods() []*corev1.Pod { return typed[*corev1.Pod](c.pods.GetStore().List()) }
+// Pods returns every cached pod. The pods are the cache's own: read them,
+// never change them.
+func (c *Cache) Pods() []*cluster.Pod { return pods(c.pods.GetStore().List()) }
+
+func pods(objs []any) []*cluster.Pod {
+	out := make([]*cluster.Pod, 0, len(objs))
+	for _, o := range objs {
+		if e, ok := o.(*podEntry); ok {
+			out = append(out, &e.pod)
+		}
+	}
+	return out
+}
 
 // Owners returns the ReplicaSet and Job ownership for Owners.Resolve.
 func (c *Cache) Owners() cluster.Owners {
