@@ -141,19 +141,18 @@ func (s *Sender) run(ctx context.Context, sink Sink, wake <-chan struct{}) {
 	poll := time.NewTicker(250 * time.Millisecond)
 	defer poll.Stop()
 	for {
-		entries, err := s.q.Due(sink.Name, s.opts.Now(), 16)
+		entries, err := s.q.Due(sink.Name, s.opts.Now(), dueWindow)
 		if err != nil {
 			log.Error("reading the outbox", "err", err)
 		}
-		for _, e := range entries {
+		if len(entries) > 0 {
+			// One at a time, most urgent first, then look again: a critical
+			// alert queued behind a burst of warnings on a 1/s sink must
+			// not wait for all of them.
 			if err := limiter.Wait(ctx); err != nil {
 				return
 			}
-			if !s.deliver(ctx, sink, e, log) {
-				break // keep order: nothing after e goes before e
-			}
-		}
-		if len(entries) > 0 {
+			s.deliver(ctx, sink, Next(entries), log)
 			continue
 		}
 		select {
@@ -163,6 +162,58 @@ func (s *Sender) run(ctx context.Context, sink Sink, wake <-chan struct{}) {
 		case <-poll.C:
 		}
 	}
+}
+
+// dueWindow is how many due entries the sender weighs against each other.
+const dueWindow = 1000
+
+// Next picks the entry to send first from a sink's due entries (in queue
+// order): those of the most urgent incident — critical before warning
+// before info, firing before resolved — and, among equals, the incident
+// queued first. An incident's own messages keep their order (an early
+// warning goes before its escalation, a firing before its resolution).
+func Next(due []Entry) Entry {
+	best, bestRank := 0, rankOf(due[0].Message)
+	group := map[string]int{} // incident → rank of its most urgent message
+	first := map[string]int{} // incident → index of its first entry
+	for i, e := range due {
+		g := groupOf(e.Message)
+		r := rankOf(e.Message)
+		if _, ok := first[g]; !ok {
+			first[g], group[g] = i, r
+		}
+		group[g] = min(group[g], r)
+	}
+	for g, r := range group {
+		if r < bestRank || (r == bestRank && first[g] < best) {
+			best, bestRank = first[g], r
+		}
+	}
+	return due[best]
+}
+
+func groupOf(m *notify.Message) string {
+	if m.IncidentID != "" {
+		return m.IncidentID
+	}
+	return m.Key
+}
+
+func rankOf(m *notify.Message) int {
+	r := 3
+	switch m.Severity { // as Message.Severity documents
+	case "critical":
+		r = 0
+	case "warning":
+		r = 1
+	case "info":
+		r = 2
+	}
+	r *= 2
+	if m.Status == notify.Resolved {
+		r++
+	}
+	return r
 }
 
 // deliver sends e and records the outcome; it reports whether e left the queue.
