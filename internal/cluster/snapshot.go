@@ -6,6 +6,13 @@ type Snapshot struct {
 	Nodes  []Node
 	Pods   []Pod
 	Owners Owners
+	// Namespaces, LimitRanges and Quotas bound what namespaces' pods may
+	// take; `audit` reads them. Listed says which of them the source read,
+	// so that an empty slice can be told from one never read.
+	Namespaces  []Namespace
+	LimitRanges []LimitRange
+	Quotas      []ResourceQuota
+	Listed      Kinds
 }
 
 // NewSnapshot returns an empty snapshot.

@@ -1,6 +1,16 @@
 // Package dump reads the JSON that `kubectl get nodes,pods -A -o json`
 // writes — a v1 List, or several lists (NodeList, PodList) one after the
-// other — into a cluster.Snapshot.
+// other — into a cluster.Snapshot. ReplicaSets and Jobs (to name pods'
+// workloads) and, for `audit`, Namespaces, LimitRanges and ResourceQuotas
+// are read too, in a List or in lists of their own kind.
+//
+// A dump says which kinds it holds only by the objects in it: a List from
+// `kubectl get nodes,pods,namespaces,limitranges,resourcequotas -A -o json`
+// has no LimitRange in it when the cluster has none. So a kind counts as
+// read (cluster.Snapshot.Listed) when a list of its own kind appears (even
+// an empty one), when any object of it appears, or — for LimitRanges and
+// ResourceQuotas — when Namespace objects appear: a dump that asked for
+// namespaces is taken to have asked for those too, as the command above does.
 //
 // The input is decoded as a stream, item by item, so a dump of 150,000 pods
 // is never held whole in memory: only the slim cluster.Node and cluster.Pod
@@ -45,7 +55,10 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // listKinds are the top-level kinds accepted.
-var listKinds = map[string]string{"List": "", "NodeList": "Node", "PodList": "Pod"}
+var listKinds = map[string]string{
+	"List": "", "NodeList": "Node", "PodList": "Pod", "ReplicaSetList": "ReplicaSet", "JobList": "Job",
+	"NamespaceList": "Namespace", "LimitRangeList": "LimitRange", "ResourceQuotaList": "ResourceQuota",
+}
 
 // Read decodes every JSON value in r. name labels errors.
 // The snapshot must hold at least one node.
@@ -83,6 +96,9 @@ func Read(r io.Reader, name string) (*cluster.Snapshot, error) {
 		return nil, d.fail("", errors.New("no JSON found; expected the output of `kubectl get nodes,pods -A -o json`"))
 	case len(d.snap.Nodes) == 0:
 		return nil, d.fail("", errors.New("no Node objects found; dump nodes too: `kubectl get nodes,pods -A -o json`"))
+	}
+	if d.snap.Listed.Namespaces {
+		d.snap.Listed.LimitRanges, d.snap.Listed.ResourceQuotas = true, true
 	}
 	return d.snap, nil
 }
@@ -142,7 +158,20 @@ func (d *decoder) list() error {
 	if kind == "" || !sawItems {
 		return d.fail("", errors.New("not a List: a JSON object without kind and items; want the output of `kubectl get nodes,pods -A -o json`"))
 	}
+	d.listed(listKinds[kind])
 	return nil
+}
+
+// listed records that objects of kind were read.
+func (d *decoder) listed(kind string) {
+	switch kind {
+	case "Namespace":
+		d.snap.Listed.Namespaces = true
+	case "LimitRange":
+		d.snap.Listed.LimitRanges = true
+	case "ResourceQuota":
+		d.snap.Listed.ResourceQuotas = true
+	}
 }
 
 func describeKind(k string) string {
@@ -202,7 +231,26 @@ func (d *decoder) add(it *item, listItemKind string) error {
 		d.snap.Pods = append(d.snap.Pods, cluster.PodFrom(p))
 	case "ReplicaSet", "Job":
 		d.snap.Owners.Add(kind, it.Metadata.Namespace, it.Metadata.Name, cluster.ControllerOf(it.Metadata.OwnerReferences))
+	case "Namespace":
+		n, err := it.namespace()
+		if err != nil {
+			return err
+		}
+		d.snap.Namespaces = append(d.snap.Namespaces, cluster.NamespaceFrom(n))
+	case "LimitRange":
+		l, err := it.limitRange()
+		if err != nil {
+			return err
+		}
+		d.snap.LimitRanges = append(d.snap.LimitRanges, cluster.LimitRangeFrom(l))
+	case "ResourceQuota":
+		q, err := it.resourceQuota()
+		if err != nil {
+			return err
+		}
+		d.snap.Quotas = append(d.snap.Quotas, cluster.ResourceQuotaFrom(q))
 	}
+	d.listed(kind)
 	// Other kinds (from `kubectl get all`, say) do not bear on node health.
 	return nil
 }

@@ -79,6 +79,11 @@ func FuzzRead(f *testing.F) {
 	f.Add(seed[:len(seed)/2])
 	f.Add([]byte(`{"kind":"NodeList","items":[{"metadata":{"name":"a"}}]}{"kind":"PodList","items":null}`))
 	f.Add([]byte(`{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"resources":{"limits":{"memory":"1e400"}}}]}}]}`))
+	f.Add([]byte(policyDump))
+	f.Add([]byte(policyDump[:len(policyDump)*2/3]))
+	f.Add([]byte(`{"kind":"NamespaceList","items":[{"metadata":{"name":"x"},"status":{"phase":"Terminating"}}]}{"kind":"NodeList","items":[{"metadata":{"name":"a"}}]}`))
+	f.Add([]byte(`{"kind":"LimitRangeList","items":[{"metadata":{"name":"l","namespace":"x"},"spec":{"limits":[{"type":"Container","max":{"memory":"1e400","cpu":"-1"},"min":{"cpu":"0.0001m"}}]}}]}{"kind":"NodeList","items":[{"metadata":{"name":"a"}}]}`))
+	f.Add([]byte(`{"kind":"ResourceQuotaList","items":[{"metadata":{"name":"q","namespace":"x"},"spec":{"hard":{"memory":"9223372036854775807Ei","limits.memory":""}}}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s, err := Read(bytes.NewReader(in), "fuzz")
 		if err != nil {
@@ -92,4 +97,100 @@ func FuzzRead(f *testing.F) {
 			t.Fatal("success without nodes")
 		}
 	})
+}
+
+// policyDump is what `kubectl get nodes,pods,namespaces,limitranges,resourcequotas -A -o json`
+// writes, cut down: one LimitRange relying on the API server's defaulting
+// (a max and no default), one quota.
+const policyDump = `{"kind":"List","apiVersion":"v1","items":[
+{"kind":"Node","metadata":{"name":"a"},"status":{"allocatable":{"memory":"4Gi"}}},
+{"kind":"Namespace","metadata":{"name":"batch"},"status":{"phase":"Active"}},
+{"kind":"LimitRange","metadata":{"name":"mem","namespace":"batch"},"spec":{"limits":[
+  {"type":"Pod","max":{"memory":"8Gi"}},
+  {"type":"Container","max":{"memory":"1Gi"},"min":{"cpu":"50m"}}]}},
+{"kind":"ResourceQuota","metadata":{"name":"q","namespace":"batch"},"spec":{"hard":{"pods":"10","limits.memory":"16Gi","requests.memory":"8Gi","count/jobs.batch":"5"}}}]}`
+
+func TestReadPolicies(t *testing.T) {
+	s, err := Read(strings.NewReader(policyDump), "in.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Namespaces) != 1 || s.Namespaces[0].Name != "batch" || s.Namespaces[0].Phase != "Active" {
+		t.Errorf("namespaces %+v", s.Namespaces)
+	}
+	if len(s.LimitRanges) != 1 {
+		t.Fatalf("limit ranges %+v", s.LimitRanges)
+	}
+	lr := s.LimitRanges[0]
+	// The API server's defaulting: default limit ← max, default request ← default limit (memory) or min (cpu).
+	if lr.Namespace != "batch" || lr.Default.Memory == nil || *lr.Default.Memory != 1<<30 ||
+		lr.DefaultRequest.Memory == nil || *lr.DefaultRequest.Memory != 1<<30 ||
+		lr.DefaultRequest.MilliCPU == nil || *lr.DefaultRequest.MilliCPU != 50 || lr.Default.MilliCPU != nil {
+		t.Errorf("limit range %+v: want default memory 1Gi (from max), default requests memory 1Gi and cpu 50m (from min)", lr)
+	}
+	if len(s.Quotas) != 1 || s.Quotas[0].LimitsMemory == nil || *s.Quotas[0].LimitsMemory != 16<<30 ||
+		s.Quotas[0].RequestsMemory == nil || *s.Quotas[0].RequestsMemory != 8<<30 {
+		t.Errorf("quotas %+v", s.Quotas)
+	}
+	if !s.Listed.Namespaces || !s.Listed.LimitRanges || !s.Listed.ResourceQuotas {
+		t.Errorf("listed %+v, want all three", s.Listed)
+	}
+}
+
+func TestReadListed(t *testing.T) {
+	node := `{"kind":"NodeList","items":[{"metadata":{"name":"a"}}]}`
+	cases := []struct {
+		name string
+		in   string
+		want string // which kinds count as read: n(amespaces) l(imitranges) q(uotas)
+	}{
+		{"nodes and pods only", node, ""},
+		{"empty kind-specific lists", node + `{"kind":"LimitRangeList","items":[]}{"kind":"ResourceQuotaList","items":null}`, "lq"},
+		{"items of kind-specific lists carry no kind", node + `{"kind":"LimitRangeList","items":[{"metadata":{"name":"l","namespace":"x"},"spec":{"limits":[]}}]}`, "l"},
+		{"namespaces imply the rest", `{"kind":"List","items":[{"kind":"Node","metadata":{"name":"a"}},{"kind":"Namespace","metadata":{"name":"x"}}]}`, "nlq"},
+		{"a quota in a List", `{"kind":"List","items":[{"kind":"Node","metadata":{"name":"a"}},{"kind":"ResourceQuota","metadata":{"name":"q","namespace":"x"},"spec":{"hard":{}}}]}`, "q"},
+		{"shape-guessed limit range", `{"kind":"List","items":[{"metadata":{"name":"a"},"status":{"nodeInfo":{}}},{"metadata":{"name":"l","namespace":"x"},"spec":{"limits":[]}}]}`, "l"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Read(strings.NewReader(tc.in), "in.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, k := range []struct {
+				on bool
+				c  string
+			}{{s.Listed.Namespaces, "n"}, {s.Listed.LimitRanges, "l"}, {s.Listed.ResourceQuotas, "q"}} {
+				if k.on {
+					got += k.c
+				}
+			}
+			if got != tc.want {
+				t.Errorf("listed %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadPolicyErrors(t *testing.T) {
+	node := `{"kind":"Node","metadata":{"name":"a"}}`
+	cases := []struct{ name, in, want string }{
+		{"bad default", `{"kind":"List","items":[` + node + `,{"kind":"LimitRange","metadata":{"name":"l","namespace":"x"},"spec":{"limits":[{"type":"Container","default":{"memory":"lots"}}]}}]}`,
+			`items[1] LimitRange x/l: spec.limits[0].default.memory: "lots" is not a quantity`},
+		{"bad quota", `{"kind":"List","items":[` + node + `,{"kind":"ResourceQuota","metadata":{"name":"q","namespace":"x"},"spec":{"hard":{"limits.memory":"1Q"}}}]}`,
+			`items[1] ResourceQuota x/q: spec.hard.limits.memory: "1Q" is not a quantity`},
+		{"limits not an array", `{"kind":"LimitRangeList","items":[{"metadata":{"name":"l","namespace":"x"},"spec":{"limits":{}}}]}`, "json: cannot unmarshal object"},
+		{"limit range without namespace", `{"kind":"List","items":[` + node + `,{"kind":"LimitRange","metadata":{"name":"l"}}]}`, "LimitRange needs metadata.name and metadata.namespace"},
+		{"namespace without name", `{"kind":"NamespaceList","items":[{"metadata":{}}]}`, "namespace without metadata.name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Read(strings.NewReader(tc.in), "in.json")
+			var de *Error
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &de) {
+				t.Fatalf("error %v, want a *Error containing %q", err, tc.want)
+			}
+		})
+	}
 }

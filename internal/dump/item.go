@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// item holds the fields of a Node, Pod, ReplicaSet or Job that nodewatch
-// reads; encoding/json skips the rest without allocating it. Quantities and
+// item holds the fields of a Node, Pod, ReplicaSet, Job, Namespace,
+// LimitRange or ResourceQuota that nodewatch reads; encoding/json skips the rest without allocating it. Quantities and
 // times stay strings here so that a bad one is reported with its field path.
 type item struct {
 	Kind     string `json:"kind"`
@@ -26,6 +26,9 @@ type item struct {
 		Unschedulable  bool        `json:"unschedulable"`
 		Containers     []container `json:"containers"`
 		InitContainers []container `json:"initContainers"`
+		// Limits are a LimitRange's items, Hard a ResourceQuota's bounds.
+		Limits []limitItem       `json:"limits"`
+		Hard   map[string]string `json:"hard"`
 	} `json:"spec"`
 	Status struct {
 		Phase       string            `json:"phase"`
@@ -54,6 +57,14 @@ type container struct {
 	} `json:"resources"`
 }
 
+type limitItem struct {
+	Type           string            `json:"type"`
+	Default        map[string]string `json:"default"`
+	DefaultRequest map[string]string `json:"defaultRequest"`
+	Max            map[string]string `json:"max"`
+	Min            map[string]string `json:"min"`
+}
+
 // describe names the item for error messages, as far as it was decoded.
 func (it *item) describe() string {
 	if it.Metadata.Name == "" {
@@ -77,6 +88,10 @@ func (it *item) guessKind() string {
 		return "Pod"
 	case it.Status.NodeInfo != nil || it.Status.Allocatable != nil:
 		return "Node"
+	case it.Spec.Limits != nil:
+		return "LimitRange"
+	case it.Spec.Hard != nil:
+		return "ResourceQuota"
 	}
 	return ""
 }
@@ -192,4 +207,66 @@ func parseTime(path, s string) (metav1.Time, error) {
 		return metav1.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 time", path, s)
 	}
 	return metav1.NewTime(t), nil
+}
+
+func (it *item) namespace() (*corev1.Namespace, error) {
+	if it.Metadata.Name == "" {
+		return nil, fmt.Errorf("namespace without metadata.name")
+	}
+	n := &corev1.Namespace{}
+	n.Name = it.Metadata.Name
+	n.Status.Phase = corev1.NamespacePhase(it.Status.Phase)
+	return n, nil
+}
+
+func (it *item) limitRange() (*corev1.LimitRange, error) {
+	if it.Metadata.Name == "" || it.Metadata.Namespace == "" {
+		return nil, fmt.Errorf("LimitRange needs metadata.name and metadata.namespace")
+	}
+	l := &corev1.LimitRange{}
+	l.Name, l.Namespace = it.Metadata.Name, it.Metadata.Namespace
+	for i, li := range it.Spec.Limits {
+		out := corev1.LimitRangeItem{Type: corev1.LimitType(li.Type)}
+		at := fmt.Sprintf("spec.limits[%d]", i)
+		var err error
+		if out.Default, err = resources(at+".default", li.Default); err != nil {
+			return nil, err
+		}
+		if out.DefaultRequest, err = resources(at+".defaultRequest", li.DefaultRequest); err != nil {
+			return nil, err
+		}
+		if out.Max, err = resources(at+".max", li.Max); err != nil {
+			return nil, err
+		}
+		if out.Min, err = resources(at+".min", li.Min); err != nil {
+			return nil, err
+		}
+		l.Spec.Limits = append(l.Spec.Limits, out)
+	}
+	return l, nil
+}
+
+func (it *item) resourceQuota() (*corev1.ResourceQuota, error) {
+	if it.Metadata.Name == "" || it.Metadata.Namespace == "" {
+		return nil, fmt.Errorf("ResourceQuota needs metadata.name and metadata.namespace")
+	}
+	q := &corev1.ResourceQuota{}
+	q.Name, q.Namespace = it.Metadata.Name, it.Metadata.Namespace
+	// Only the memory bounds are read; a quota on anything else (object
+	// counts, extended resources) cannot fail a dump.
+	for _, name := range []corev1.ResourceName{corev1.ResourceRequestsMemory, corev1.ResourceMemory, corev1.ResourceLimitsMemory} {
+		s, ok := it.Spec.Hard[string(name)]
+		if !ok {
+			continue
+		}
+		v, err := resource.ParseQuantity(s)
+		if err != nil {
+			return nil, fmt.Errorf("spec.hard.%s: %q is not a quantity: %w", name, s, err)
+		}
+		if q.Spec.Hard == nil {
+			q.Spec.Hard = corev1.ResourceList{}
+		}
+		q.Spec.Hard[name] = v
+	}
+	return q, nil
 }

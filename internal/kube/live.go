@@ -53,12 +53,7 @@ func (a Access) Client() (kubernetes.Interface, error) {
 func List(ctx context.Context, c kubernetes.Interface, namespace string) (*cluster.Snapshot, error) {
 	s := cluster.NewSnapshot()
 	each := func(what string, list pager.ListPageFunc, fn func(runtime.Object) error) error {
-		p := pager.New(list)
-		p.PageSize = 500
-		if err := p.EachListItem(ctx, metav1.ListOptions{}, fn); err != nil {
-			return fmt.Errorf("listing %s: %w", what, err)
-		}
-		return nil
+		return eachItem(ctx, what, list, fn)
 	}
 	err := each("nodes", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return c.CoreV1().Nodes().List(ctx, o)
@@ -101,4 +96,72 @@ func List(ctx context.Context, c kubernetes.Interface, namespace string) (*clust
 		return nil, err
 	}
 	return s, nil
+}
+
+// eachItem lists page by page, calling fn for every item.
+func eachItem(ctx context.Context, what string, list pager.ListPageFunc, fn func(runtime.Object) error) error {
+	p := pager.New(list)
+	p.PageSize = 500
+	if err := p.EachListItem(ctx, metav1.ListOptions{}, fn); err != nil {
+		return fmt.Errorf("listing %s: %w", what, err)
+	}
+	return nil
+}
+
+// ListPolicies adds to s the namespaces (all, or just namespace when given),
+// LimitRanges and ResourceQuotas that `audit` weighs. Being denied any of
+// them is not an error: s.Listed then says it was not read, and the audit
+// says which checks it skipped.
+func ListPolicies(ctx context.Context, c kubernetes.Interface, namespace string, s *cluster.Snapshot) error {
+	optional := func(err error) (listed bool, _ error) {
+		if err == nil {
+			return true, nil
+		}
+		if apierrors.IsForbidden(unwrapAll(err)) {
+			return false, nil
+		}
+		return false, err
+	}
+	var err error
+	if namespace != "" {
+		ns, gerr := c.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		switch {
+		case gerr == nil:
+			s.Namespaces = append(s.Namespaces, cluster.NamespaceFrom(ns))
+			s.Listed.Namespaces = true
+		case apierrors.IsNotFound(gerr):
+			s.Listed.Namespaces = true // read, and there is none
+		case !apierrors.IsForbidden(gerr):
+			return fmt.Errorf("reading namespace %s: %w", namespace, gerr)
+		}
+	} else {
+		err = eachItem(ctx, "namespaces", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return c.CoreV1().Namespaces().List(ctx, o)
+		}, func(o runtime.Object) error {
+			s.Namespaces = append(s.Namespaces, cluster.NamespaceFrom(o.(*corev1.Namespace)))
+			return nil
+		})
+		if s.Listed.Namespaces, err = optional(err); err != nil {
+			return err
+		}
+	}
+	err = eachItem(ctx, "limitranges", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return c.CoreV1().LimitRanges(namespace).List(ctx, o)
+	}, func(o runtime.Object) error {
+		s.LimitRanges = append(s.LimitRanges, cluster.LimitRangeFrom(o.(*corev1.LimitRange)))
+		return nil
+	})
+	if s.Listed.LimitRanges, err = optional(err); err != nil {
+		return err
+	}
+	err = eachItem(ctx, "resourcequotas", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return c.CoreV1().ResourceQuotas(namespace).List(ctx, o)
+	}, func(o runtime.Object) error {
+		s.Quotas = append(s.Quotas, cluster.ResourceQuotaFrom(o.(*corev1.ResourceQuota)))
+		return nil
+	})
+	if s.Listed.ResourceQuotas, err = optional(err); err != nil {
+		return err
+	}
+	return nil
 }
