@@ -85,6 +85,16 @@ func address(n *corev1.Node, prefs []corev1.NodeAddressType) string {
 	return ""
 }
 
+// resourceKeep are the /metrics/resource series nodewatch stores: container
+// and node CPU and working set. The pod-level series repeat the sum of the
+// pod's containers and container_start_time_seconds a pod's status already
+// tells; at two series per container instead of five, the history's memory
+// (its head block holds every live series) is well under half.
+var resourceKeep = map[string]bool{
+	"container_cpu_usage_seconds_total": true, "container_memory_working_set_bytes": true,
+	"node_cpu_usage_seconds_total": true, "node_memory_working_set_bytes": true,
+}
+
 // cadvisorKeep are the cAdvisor series nodewatch stores; the rest of a
 // cAdvisor scrape (hundreds of series per container) is dropped.
 var cadvisorKeep = map[string]bool{
@@ -162,7 +172,7 @@ func (s *Scraper) scrapeOne(ctx context.Context, t Target, now time.Time, worklo
 	for _, ep := range []struct {
 		path string
 		keep func(string) bool
-	}{{t.ResourcePath, nil}, {t.CadvisorPath, func(n string) bool { return cadvisorKeep[n] }}} {
+	}{{t.ResourcePath, func(n string) bool { return resourceKeep[n] }}, {t.CadvisorPath, func(n string) bool { return cadvisorKeep[n] }}} {
 		body, err := s.get(ctx, t.Base+ep.path)
 		if err != nil {
 			r.Err = fmt.Errorf("%s%s: %w", t.Base, ep.path, err)
