@@ -19,17 +19,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodewatch/nodewatch/internal/peers"
 )
 
 // Environment variables read by Binary.
 const (
 	// EnvRequire, when set, makes a missing binary a test failure.
-	EnvRequire = "NODEWATCH_REQUIRE_PEERS"
+	EnvRequire = peers.EnvRequire
 	// EnvBin names the binary, overriding hack/build-peers.sh's cache.
 	EnvBin = "NODEWATCH_ALERTMANAGER_BIN"
 )
@@ -51,69 +52,11 @@ type Alert struct {
 }
 
 // Binary returns the Alertmanager binary: $NODEWATCH_ALERTMANAGER_BIN, or
-// the one hack/build-peers.sh built (asked with NODEWATCH_PEERS_CHECK_ONLY=1,
-// so it never builds here). When there is none it skips t, or fails it when
-// $NODEWATCH_REQUIRE_PEERS is set.
+// the one hack/build-peers.sh built (see peers.Binary: a missing binary
+// skips t, or fails it when $NODEWATCH_REQUIRE_PEERS is set).
 func Binary(t testing.TB) string {
 	t.Helper()
-	missing := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...) + "; build it with: bash hack/build-peers.sh (or make peers)"
-		if os.Getenv(EnvRequire) != "" {
-			t.Fatalf("$%s is set and %s", EnvRequire, msg)
-		}
-		t.Skipf("%s (set $%s to make this a failure)", msg, EnvRequire)
-	}
-	if bin := os.Getenv(EnvBin); bin != "" {
-		if st, err := os.Stat(bin); err != nil || st.IsDir() {
-			missing("$%s=%s is not a file", EnvBin, bin)
-		}
-		return bin
-	}
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(root, "hack", "build-peers.sh")
-	cmd := exec.Command("bash", script)
-	cmd.Env = append(os.Environ(), "NODEWATCH_PEERS_CHECK_ONLY=1")
-	out, err := cmd.Output()
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if err != nil || lines[len(lines)-1] == "" {
-		missing("the Alertmanager binary is not built (%s: %v)", script, err)
-	}
-	bin := filepath.Join(lines[len(lines)-1], "alertmanager")
-	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		missing("%s is missing", bin)
-	}
-	return bin
-}
-
-// repoRoot is the checkout this file is in, so Binary works from any
-// package's directory; the working directory is the fallback for builds
-// whose file paths are not real (-trimpath).
-func repoRoot() (string, error) {
-	const marker = "hack/build-peers.sh"
-	if _, file, _, ok := runtime.Caller(0); ok {
-		dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
-		if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
-			return filepath.Clean(dir), nil
-		}
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("amtest: " + marker + " found neither next to this package's source nor above the working directory")
-		}
-		dir = parent
-	}
+	return peers.Binary(t, "alertmanager", EnvBin)
 }
 
 // Start runs bin with config (alertmanager.yml's contents) on a free

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodewatch/nodewatch/internal/peers"
 )
 
 // recorder is a testing.TB that records how Binary ended the test.
@@ -60,7 +62,7 @@ func TestBinaryMissing(t *testing.T) {
 // directory, so any package's tests (and e2e) can use it.
 func TestBinaryFromAnyDirectory(t *testing.T) {
 	t.Chdir(t.TempDir())
-	root, err := repoRoot()
+	root, err := peers.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
