@@ -9,12 +9,16 @@ package peers
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // EnvRequire, when set, makes a missing binary a test failure.
@@ -85,4 +89,100 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Start runs a peer on a free loopback port and returns its base URL
+// (http://127.0.0.1:<port>) once GET readyPath answers 200. args gives the
+// command line for an address and an attempt number (use it to name data
+// dirs: another process may take the port between the probe and the peer's
+// bind, so up to three ports are tried). The process is killed when t ends
+// (and by the kernel should the test binary die first, on Linux); its log
+// is printed if t failed.
+func Start(t testing.TB, name, bin, readyPath string, args func(addr string, attempt int) []string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var lastErr error
+	for attempt := range 3 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logPath := filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, attempt))
+		logFile, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cmd := exec.Command(bin, args(addr, attempt)...)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		setPdeathsig(cmd)
+		if err := cmd.Start(); err != nil {
+			logFile.Close()
+			t.Fatalf("starting %s: %v", bin, err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		stop := func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			logFile.Close()
+		}
+		base := "http://" + addr
+		if lastErr = waitReady(base+readyPath, exited, 60*time.Second); lastErr == nil {
+			t.Cleanup(func() {
+				stop()
+				if t.Failed() {
+					b, _ := os.ReadFile(logPath)
+					t.Logf("%s's log (%s):\n%s", name, logPath, Tail(b, 16000))
+				}
+			})
+			return base
+		}
+		stop()
+		b, _ := os.ReadFile(logPath)
+		t.Logf("%s attempt %d on %s: %v\n%s", name, attempt+1, addr, lastErr, Tail(b, 4000))
+	}
+	t.Fatalf("%s did not become ready: %v", name, lastErr)
+	return ""
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitReady(u string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-exited:
+			return errors.New("the process exited")
+		default:
+		}
+		resp, err := client.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s answered %s", u, resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s: %w", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Tail is the last n bytes of b.
+func Tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }

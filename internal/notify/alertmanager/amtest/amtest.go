@@ -10,16 +10,12 @@ package amtest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,90 +67,15 @@ func Start(t testing.TB, bin, config string) string {
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// Another process may take the port between our probe and
-	// Alertmanager's bind; try a few.
-	var lastErr error
-	for attempt := range 3 {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		logPath := filepath.Join(dir, fmt.Sprintf("alertmanager-%d.log", attempt))
-		logFile, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		cmd := exec.Command(bin,
-			"--config.file="+cfg,
-			"--storage.path="+filepath.Join(dir, fmt.Sprintf("data-%d", attempt)),
-			"--web.listen-address="+addr,
+	return peers.Start(t, "Alertmanager", bin, "/-/ready", func(addr string, attempt int) []string {
+		return []string{
+			"--config.file=" + cfg,
+			"--storage.path=" + filepath.Join(dir, fmt.Sprintf("data-%d", attempt)),
+			"--web.listen-address=" + addr,
 			"--cluster.listen-address=",
 			"--log.level=debug",
-		)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		setPdeathsig(cmd)
-		if err := cmd.Start(); err != nil {
-			logFile.Close()
-			t.Fatalf("starting %s: %v", bin, err)
 		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		stop := func() {
-			_ = cmd.Process.Kill()
-			<-exited
-			logFile.Close()
-		}
-		base := "http://" + addr
-		if lastErr = waitReady(base, exited, 30*time.Second); lastErr == nil {
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					b, _ := os.ReadFile(logPath)
-					t.Logf("Alertmanager's log (%s):\n%s", logPath, tail(b, 16000))
-				}
-			})
-			return base
-		}
-		stop()
-		b, _ := os.ReadFile(logPath)
-		t.Logf("Alertmanager attempt %d on %s: %v\n%s", attempt+1, addr, lastErr, tail(b, 4000))
-	}
-	t.Fatalf("Alertmanager did not become ready: %v", lastErr)
-	return ""
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitReady(base string, exited <-chan struct{}, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		select {
-		case <-exited:
-			return errors.New("Alertmanager exited")
-		default:
-		}
-		resp, err := client.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("/-/ready answered %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %w", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	})
 }
 
 // Alerts lists the alerts Alertmanager at base holds and has not resolved
@@ -182,11 +103,4 @@ func Alerts(t testing.TB, base string, filters ...string) []Alert {
 		t.Fatalf("GET %s: decoding the alerts: %v", u, err)
 	}
 	return alerts
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
 }

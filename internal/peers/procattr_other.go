@@ -1,6 +1,6 @@
 //go:build !linux
 
-package amtest
+package peers
 
 import "os/exec"
 

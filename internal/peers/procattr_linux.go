@@ -1,11 +1,11 @@
-package amtest
+package peers
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// setPdeathsig kills Alertmanager if the test binary dies without running
+// setPdeathsig kills the peer if the test binary dies without running
 // its cleanups (a test timeout panics past them).
 func setPdeathsig(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
