@@ -53,3 +53,9 @@ bench:
 
 clean:
 	rm -rf bin
+
+# Replay synthetic usage traces through nodewatch's recommender, VPA's and
+# KRR's, and print waste and risk (docs/recommend-eval.md).
+.PHONY: eval-recommend
+eval-recommend:
+	$(GO) run ./bench/eval-recommend -seeds 10

@@ -30,6 +30,9 @@ type Pod struct {
 	OOMKills, Restarts []time.Time
 	// MemoryLimit is the limit the pod ran with in bytes, 0 for none.
 	MemoryLimit float64
+	// MemoryRequest (bytes) and CPURequest (cores) are the requests it ran
+	// with, 0 for none: not used by Recommend, kept for comparisons.
+	MemoryRequest, CPURequest float64
 }
 
 // Input is a workload container's history.
@@ -311,12 +314,39 @@ func findLeak(pods []Pod, batch bool, o leak.Options) (string, bool) {
 		}
 		return "", false
 	}
-	for _, p := range pods {
-		if v := leak.Analyze(thin(p.Memory, maxLeakPoints), o); v.Leak {
-			return fmt.Sprintf("leak in pod %s: %s", p.Name, v.Reason), true
+	for _, c := range chains(pods) {
+		if v := leak.Analyze(thin(c.samples, maxLeakPoints), o); v.Leak {
+			return fmt.Sprintf("leak in pod %s: %s", c.last, v.Reason), true
 		}
 	}
 	return "", false
+}
+
+type chain struct {
+	samples []Sample
+	last    string
+}
+
+// chains joins pods that follow one another (a rollout replaces a pod,
+// the next one starts after it ends) into one series, as a restart would:
+// a leak that a rollout resets and that grows again is the same leak.
+// Replicas that run side by side make separate chains.
+func chains(pods []Pod) []chain {
+	sorted := slices.Clone(pods)
+	sorted = slices.DeleteFunc(sorted, func(p Pod) bool { return len(p.Memory) == 0 })
+	slices.SortFunc(sorted, func(a, b Pod) int { return a.Memory[0].T.Compare(b.Memory[0].T) })
+	var out []chain
+next:
+	for _, p := range sorted {
+		for i := range out {
+			if c := &out[i]; c.samples[len(c.samples)-1].T.Before(p.Memory[0].T) {
+				c.samples, c.last = append(c.samples, p.Memory...), p.Name
+				continue next
+			}
+		}
+		out = append(out, chain{samples: slices.Clone(p.Memory), last: p.Name})
+	}
+	return out
 }
 
 func thin(s []Sample, n int) []leak.Point {
