@@ -100,7 +100,15 @@ func (a *App) Run(ctx context.Context) error {
 	sender = outbox.New(db, a.sinks, outbox.Options{Now: a.now, Log: a.log, Metrics: m})
 
 	var hist *history.DB
-	if a.cfg.History.ScrapeInterval > 0 {
+	var histAPI api.History
+	if u := a.cfg.History.PrometheusURL; u != "" {
+		r, err := history.NewRemote(u, nil)
+		if err != nil {
+			return err
+		}
+		histAPI = r
+		a.log.Info("reading the resource history from a Prometheus-compatible store; not scraping kubelets", "url", notify.Redact(u))
+	} else if a.cfg.History.ScrapeInterval > 0 {
 		hist, err = history.Open(a.cfg.DataDir, history.Options{
 			Retention: time.Duration(a.cfg.History.Retention), MaxBytes: a.cfg.History.RetentionBytes, Log: a.log,
 		})
@@ -108,6 +116,7 @@ func (a *App) Run(ctx context.Context) error {
 			return err
 		}
 		defer hist.Close()
+		histAPI = hist
 	}
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -115,8 +124,8 @@ func (a *App) Run(ctx context.Context) error {
 		return fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
 	}
 	mux := api.Handler(db, cache.Synced, m.reg)
-	if hist != nil {
-		api.PromHandlers(mux, hist, a.now)
+	if histAPI != nil {
+		api.PromHandlers(mux, histAPI, a.now)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
@@ -149,6 +158,13 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("informers synced", "nodes", len(cache.Nodes()))
 	if hist != nil {
 		c := newCollector(a, cache, hist, m.reg)
+		if u := a.cfg.History.RemoteWriteURL; u != "" {
+			w, err := c.forward(u, m.reg)
+			if err != nil {
+				return err
+			}
+			wg.Go(func() { w.Run(runCtx) })
+		}
 		wg.Go(func() { c.run(runCtx) })
 	}
 	a.loop(runCtx, cache, mgr, changed, m)

@@ -12,6 +12,7 @@ import (
 	"github.com/nodewatch/nodewatch/internal/collect"
 	"github.com/nodewatch/nodewatch/internal/history"
 	"github.com/nodewatch/nodewatch/internal/kube"
+	"github.com/nodewatch/nodewatch/internal/remotewrite"
 )
 
 // collector scrapes the kubelets into the history on every interval.
@@ -25,6 +26,8 @@ type collector struct {
 	errors   *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	stored   prometheus.Counter
+	// remote, when set, forwards every cycle over remote write.
+	remote *remotewrite.Writer
 	// failing holds the nodes whose last scrape failed, to log changes
 	// rather than every failure.
 	failing map[string]bool
@@ -54,6 +57,21 @@ func newCollector(a *App, cache *kube.Cache, db *history.DB, reg *prometheus.Reg
 	}
 	reg.MustRegister(c.duration, c.errors, c.rejected, c.stored)
 	return c
+}
+
+// forward sets up remote write to rawURL, counted in reg; Run it.
+func (c *collector) forward(rawURL string, reg *prometheus.Registry) (*remotewrite.Writer, error) {
+	samples := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nodewatch_remote_write_samples_total", Help: "Samples forwarded over remote write, by result (sent, dropped).",
+	}, []string{"result"})
+	reg.MustRegister(samples)
+	w, err := remotewrite.New(rawURL, remotewrite.Options{
+		Log:     c.log.With("component", "remote-write"),
+		Sent:    func(n int) { samples.WithLabelValues("sent").Add(float64(n)) },
+		Dropped: func(n int) { samples.WithLabelValues("dropped").Add(float64(n)) },
+	})
+	c.remote = w
+	return w, err
 }
 
 // run scrapes until ctx ends.
@@ -113,6 +131,9 @@ func (c *collector) cycle(ctx context.Context) {
 		batch = append(batch, collect.Sample{
 			Labels: labels.FromStrings("__name__", "nodewatch_scrape_error", "node", r.Node), T: now.UnixMilli(), V: up,
 		})
+	}
+	if c.remote != nil {
+		c.remote.Enqueue(batch)
 	}
 	res, err := c.db.Append(ctx, batch)
 	if err != nil {

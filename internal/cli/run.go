@@ -110,6 +110,8 @@ Serves /healthz, /readyz, /metrics, /api/v1/incidents and Prometheus' query API
 	f.StringVar(&fc.History.KubeletScheme, "kubelet-scheme", fc.History.KubeletScheme, "https, or http for test kubelets")
 	durationFlag(f, &fc.History.Retention, "retention", "keep resource history this long")
 	f.Int64Var(&fc.History.RetentionBytes, "retention-bytes", 0, "cap the resource history's size on disk (0: no cap)")
+	f.StringVar(&fc.History.PrometheusURL, "prometheus-url", "", "read the resource history from this Prometheus-compatible store instead of scraping kubelets")
+	f.StringVar(&fc.History.RemoteWriteURL, "remote-write-url", "", "also send every scraped sample to this remote-write endpoint (e.g. http://prometheus:9090/api/v1/write)")
 	return cmd
 }
 
@@ -145,6 +147,8 @@ func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 		"kubelet-scheme":                  func() { cfg.History.KubeletScheme = fc.History.KubeletScheme },
 		"retention":                       func() { cfg.History.Retention = fc.History.Retention },
 		"retention-bytes":                 func() { cfg.History.RetentionBytes = fc.History.RetentionBytes },
+		"prometheus-url":                  func() { cfg.History.PrometheusURL = fc.History.PrometheusURL },
+		"remote-write-url":                func() { cfg.History.RemoteWriteURL = fc.History.RemoteWriteURL },
 	}
 	f.Visit(func(fl *pflag.Flag) {
 		if apply, ok := set[fl.Name]; ok {

@@ -86,6 +86,13 @@ type History struct {
 	// Retention keeps history this long; RetentionBytes caps its size (0: no cap).
 	Retention      Duration `json:"retention"`
 	RetentionBytes int64    `json:"retentionBytes"`
+	// PrometheusURL, when set, is a Prometheus-compatible store (Prometheus,
+	// Thanos, VictoriaMetrics, Mimir) the history is read from instead of
+	// scraping: nodewatch keeps no history of its own then.
+	PrometheusURL string `json:"prometheusURL"`
+	// RemoteWriteURL, when set, also receives every scraped sample over the
+	// remote-write protocol (e.g. Prometheus' /api/v1/write).
+	RemoteWriteURL string `json:"remoteWriteURL"`
 }
 
 // Rules mirrors detect.Rules in YAML form.
@@ -237,6 +244,21 @@ func (c *Config) Validate() error {
 	}
 	if h.Retention <= 0 {
 		add("history.retention: must be positive, got %s", time.Duration(h.Retention))
+	}
+	if h.PrometheusURL != "" {
+		if u, err := url.Parse(h.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("history.prometheusURL: want http(s)://host[:port][/prefix], got %s", notify.Redact(h.PrometheusURL))
+		}
+		if h.RemoteWriteURL != "" {
+			add("history.remoteWriteURL: forwards what nodewatch scrapes, and with history.prometheusURL it does not scrape; set one of them")
+		}
+	}
+	if h.RemoteWriteURL != "" {
+		if u, err := url.Parse(h.RemoteWriteURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("history.remoteWriteURL: want http(s)://host[:port]/path, got %s", notify.Redact(h.RemoteWriteURL))
+		} else if h.ScrapeInterval == 0 {
+			add("history.remoteWriteURL: needs history.scrapeInterval > 0 (it forwards what nodewatch scrapes)")
+		}
 	}
 	if h.RetentionBytes < 0 {
 		add("history.retentionBytes: must not be negative")

@@ -83,6 +83,37 @@ func TestValidateNamesEveryField(t *testing.T) {
 	}
 }
 
+// TestHistorySources: the history is scraped, or read from a Prometheus,
+// and remote write forwards only what is scraped.
+func TestHistorySources(t *testing.T) {
+	cases := []struct {
+		name, prom, rw string
+		scrape         time.Duration
+		wantErr        string
+	}{
+		{"scrape only", "", "", 30 * time.Second, ""},
+		{"read a Prometheus", "http://prometheus:9090", "", 30 * time.Second, ""},
+		{"forward scrapes", "", "https://user:pw@mimir/api/v1/push", 30 * time.Second, ""},
+		{"both", "http://prometheus:9090", "http://prometheus:9090/api/v1/write", 30 * time.Second, "set one of them"},
+		{"forward without scraping", "", "http://prometheus:9090/api/v1/write", 0, "needs history.scrapeInterval"},
+		{"not a URL", "prometheus:9090", "", 30 * time.Second, "history.prometheusURL"},
+		{"secret in a bad URL", "", "mimir/push?token=secret", 30 * time.Second, "history.remoteWriteURL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.History.PrometheusURL, c.History.RemoteWriteURL, c.History.ScrapeInterval = tc.prom, tc.rw, Duration(tc.scrape)
+			err := c.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("rejected: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
 func TestLoadSecrets(t *testing.T) {
 	c := Default()
 	env := map[string]string{EnvSlackWebhook: "https://hooks.slack.com/services/env", EnvAlertmanagerURL: "http://am:9093"}
