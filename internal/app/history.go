@@ -140,6 +140,9 @@ func (c *collector) cycle(ctx context.Context) {
 		c.log.Error("writing the history (queries keep working)", "err", err)
 	}
 	c.stored.Add(float64(res.Appended))
+	if _, err := c.db.Downsample(ctx, now); err != nil {
+		c.log.Error("downsampling the history (raw samples are kept)", "err", err)
+	}
 	c.duration.Observe(time.Since(start).Seconds())
 	c.log.Debug("scrape cycle", "nodes", len(targets), "samples", res.Appended, "duplicates", res.Duplicates,
 		"out_of_order", res.OutOfOrder, "took", time.Since(start).Round(time.Millisecond))

@@ -38,6 +38,8 @@ type Options struct {
 type DB struct {
 	tsdb   *tsdb.DB
 	engine *promql.Engine
+	// lastWindow is the newest downsampled window written (see Downsample).
+	lastWindow time.Time
 }
 
 // Open opens (creating) the store under dataDir.
