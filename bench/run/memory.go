@@ -43,6 +43,11 @@ type memResult struct {
 	GCs       int                `json:"gcsInWindow"`
 	CPU       float64            `json:"cpuCores"`
 	PopulateS float64            `json:"populateSeconds"`
+	// Scrape cycles (as deployed): how many ran by the end of the window,
+	// their mean wall time, and the samples they stored.
+	ScrapeCycles  float64 `json:"scrapeCycles"`
+	ScrapeMeanS   float64 `json:"scrapeCycleMeanSeconds"`
+	ScrapeSamples float64 `json:"historySamplesAppended"`
 }
 
 // daemonConfig is one way of running the daemon in the memory scenario.
@@ -148,6 +153,11 @@ func measure(ctx context.Context, o options, c *simcluster.Cluster, bin, work st
 		}
 	}
 	r.CPU = (cpuSeconds(pid) - cpu0) / time.Since(from).Seconds()
+	if m, err := d.metrics(); err == nil && m["nodewatch_scrape_cycle_seconds_count"] > 0 {
+		r.ScrapeCycles = m["nodewatch_scrape_cycle_seconds_count"]
+		r.ScrapeMeanS = m["nodewatch_scrape_cycle_seconds_sum"] / r.ScrapeCycles
+		r.ScrapeSamples = m["nodewatch_history_samples_appended_total"]
+	}
 	if st, err := procStatus(pid); err == nil {
 		r.HWM = st["VmHWM"]
 	}
@@ -191,6 +201,9 @@ func measure(ctx context.Context, o options, c *simcluster.Cluster, bin, work st
 	}
 	logf("%s, %s: RSS %s, heap in use %s, live heap %s (%d GCs in the window), peak RSS %s, CPU %.3f cores", label, cfg.name,
 		mb(r.RSS), mb(r.HeapInuse), mb(r.LiveHeap), r.GCs, mb(r.HWM), r.CPU)
+	if r.ScrapeCycles > 0 {
+		logf("%s, %s: %.0f scrape cycles, %.2f s each on average, %.0f samples stored", label, cfg.name, r.ScrapeCycles, r.ScrapeMeanS, r.ScrapeSamples)
+	}
 	return r, nil
 }
 
@@ -211,6 +224,12 @@ func printMemory(rs []memResult) {
 		for _, r := range mine {
 			fmt.Printf("%-24s %8d %6.1fs %9s %9s %9s %9s %9s %9s %4d %9s %6.3f\n", r.Label, r.Total, r.ReadyAfter,
 				mb(r.RSS), mb(r.RSSAnon), mb(r.RSSFile), mb(r.RSSMax), mb(r.HeapInuse), mb(r.LiveHeap), r.GCs, mb(r.HWM), r.CPU)
+		}
+		for _, r := range mine {
+			if r.ScrapeCycles > 0 {
+				fmt.Printf("  %s: %.0f scrape cycles of every kubelet, %.2f s wall each on average, %.0f samples stored\n",
+					r.Label, r.ScrapeCycles, r.ScrapeMeanS, r.ScrapeSamples)
+			}
 		}
 		base := mine[0]
 		for _, r := range mine[1:] {
