@@ -112,7 +112,7 @@ func (a *auditor) nodeFindings() []Finding {
 					workloads = append(workloads, w)
 				}
 			}
-			f.Detail = "any one of them can take the memory the others and the kubelet need — as the story's JVM job without a limit took its nodes down: " + strings.Join(pods, ", ")
+			f.Detail = "any one of them can take the memory the others and the kubelet need, and the node goes NotReady with all of them: " + strings.Join(pods, ", ")
 			f.Fix = "give these workloads memory limits (see their MissingMemoryLimit findings): " + strings.Join(workloads, ", ")
 			out = append(out, f)
 		}
