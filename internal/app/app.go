@@ -19,9 +19,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/nodewatch/nodewatch/internal/analyze/cause"
 	"github.com/nodewatch/nodewatch/internal/api"
 	"github.com/nodewatch/nodewatch/internal/config"
 	"github.com/nodewatch/nodewatch/internal/detect"
+	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/history"
 	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/kube"
@@ -82,23 +84,6 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer db.Close()
 
-	changed := newChangedNodes()
-	events := newEventKeeper(db, a.log, time.Duration(a.cfg.History.Retention), a.now)
-	cache := kube.NewCache(a.client, changed.add, events.offer)
-	var sender *outbox.Sender
-	mgr, err := incident.NewManager(db, clusterView{Cache: cache, db: db, now: a.now}, incident.Options{
-		GroupWindow: time.Duration(a.cfg.GroupWindow), ExternalURL: a.cfg.ExternalURL, Now: a.now, Log: a.log,
-		Committed: func() { sender.Wake() },
-	})
-	if err != nil {
-		return err
-	}
-	m := newMetrics(func() map[string]int {
-		p, _ := db.Pending()
-		return p
-	}, names, func() int { return len(mgr.Open()) }, cache.LastEvent)
-	sender = outbox.New(db, a.sinks, outbox.Options{Now: a.now, Log: a.log, Metrics: m})
-
 	var hist *history.DB
 	var histAPI api.History
 	if u := a.cfg.History.PrometheusURL; u != "" {
@@ -118,6 +103,24 @@ func (a *App) Run(ctx context.Context) error {
 		defer hist.Close()
 		histAPI = hist
 	}
+
+	changed := newChangedNodes()
+	events := newEventKeeper(db, a.log, time.Duration(a.cfg.History.Retention), a.now)
+	cache := kube.NewCache(a.client, changed.add, events.offer)
+	var sender *outbox.Sender
+	mgr, err := incident.NewManager(db, clusterView{Cache: cache, db: db, now: a.now}, incident.Options{
+		GroupWindow: time.Duration(a.cfg.GroupWindow), ExternalURL: a.cfg.ExternalURL, Now: a.now, Log: a.log,
+		Committed: func() { sender.Wake() },
+		Explain:   a.explainer(histAPI),
+	})
+	if err != nil {
+		return err
+	}
+	m := newMetrics(func() map[string]int {
+		p, _ := db.Pending()
+		return p
+	}, names, func() int { return len(mgr.Open()) }, cache.LastEvent)
+	sender = outbox.New(db, a.sinks, outbox.Options{Now: a.now, Log: a.log, Metrics: m})
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
@@ -259,6 +262,24 @@ func (c *changedNodes) take() []string {
 	}
 	clear(c.names)
 	return out
+}
+
+// explainer names the likely cause of node failures from the history (nil
+// without one). A slow or failing history costs the alert its cause, never
+// its delivery: the analysis has 2 seconds.
+func (a *App) explainer(h api.History) func(string, time.Time, []health.PodReport) *health.Cause {
+	if h == nil {
+		return nil
+	}
+	return func(node string, at time.Time, pods []health.PodReport) *health.Cause {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := cause.Analyze(ctx, h, node, at, pods, cause.DefaultOptions())
+		if err != nil {
+			a.log.Warn("explaining a node failure from the history", "node", node, "err", err)
+		}
+		return c
+	}
 }
 
 // keepAlive re-sends the open incidents' firing alerts every minute, as

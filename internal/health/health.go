@@ -43,6 +43,34 @@ type NodeReport struct {
 	Conditions []cluster.Condition `json:"conditions"`
 	// Pods are the non-terminated pods bound to the node.
 	Pods []PodReport `json:"pods"`
+	// LikelyCause is the daemon's explanation of a failure from the
+	// history before it (see package analyze/cause); absent when the
+	// history shows nothing to blame.
+	LikelyCause *Cause `json:"likelyCause,omitempty"`
+}
+
+// Cause names what most likely brought a node down.
+type Cause struct {
+	// Summary is the sentence alerts carry.
+	Summary string `json:"summary"`
+	// Namespace, Kind and Name are the workload of the pod whose memory
+	// grew (empty when the cause is thrashing alone); Pod is that pod.
+	Namespace string `json:"namespace,omitempty"`
+	Kind      string `json:"kind,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	// GrowthBytesPerHour is its robust growth rate over GrowthSeconds.
+	GrowthBytesPerHour float64 `json:"growthBytesPerHour,omitempty"`
+	GrowthSeconds      float64 `json:"growthSeconds,omitempty"`
+	// MemoryAtFailure is its last working set; MemoryLimit its limit (null: none).
+	MemoryAtFailure int64  `json:"memoryAtFailure,omitempty"`
+	MemoryLimit     *int64 `json:"memoryLimit,omitempty"`
+	// PageFaultRatio is the node's major-page-fault rate in the minutes
+	// before the failure over its baseline (0: no thrashing seen).
+	PageFaultRatio      float64 `json:"pageFaultRatio,omitempty"`
+	PageFaultsPerSecond float64 `json:"pageFaultsPerSecond,omitempty"`
+	// Evidence lists what else the history showed.
+	Evidence []string `json:"evidence,omitempty"`
 }
 
 // PodReport is one pod.

@@ -43,6 +43,8 @@ type Incident struct {
 	Details *health.WorkloadReport `json:"details,omitempty"`
 	// Events are Kubernetes events about the node at failure time.
 	Events []Event `json:"events,omitempty"`
+	// Cause is the likely cause of a node failure, from the history.
+	Cause *health.Cause `json:"likelyCause,omitempty"`
 	// Notifications are the messages queued for this incident.
 	Notifications []Notification `json:"notifications"`
 	// superseded is the rule of an escalation not yet announced.

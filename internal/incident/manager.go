@@ -44,6 +44,11 @@ type Options struct {
 	Log         *slog.Logger
 	// Committed is called after messages were queued (to wake the sender).
 	Committed func()
+	// Explain, if set, names the likely cause of a node's failure at a time
+	// from the pods on it (see package analyze/cause); nil when nothing in
+	// the history explains it. It runs when a node incident opens or
+	// escalates, before its message is built.
+	Explain func(node string, at time.Time, pods []health.PodReport) *health.Cause
 }
 
 // Manager keeps the open incidents. Its methods are safe for concurrent use.
@@ -161,6 +166,7 @@ func (m *Manager) Observe(scope string, findings []detect.Finding, reports map[s
 			}
 			if f.Node != "" {
 				inc.Events = m.view.Events("Node", "", f.Node)
+				m.explain(inc, now)
 			}
 			m.dirty[inc] = true
 			m.emit(inc, notify.Firing, now)
@@ -193,6 +199,7 @@ func (m *Manager) start(f detect.Finding, now time.Time) *Incident {
 	if f.Node != "" {
 		inc.Pods = m.podsOn(f.Node)
 		inc.Events = m.view.Events("Node", "", f.Node)
+		m.explain(inc, now)
 	}
 	m.open[f.Key] = inc
 	m.dirty[inc] = true
@@ -211,6 +218,17 @@ func (m *Manager) resolve(inc *Incident, now time.Time) {
 	m.opts.Log.Info("incident resolved", "id", inc.ID, "rule", inc.Rule, "duration", inc.Duration(now).Round(time.Second))
 	if inc.Rule != detect.NodeDeleted { // a deletion is one message
 		m.emit(inc, notify.Resolved, now)
+	}
+}
+
+// explain attaches the likely cause of a node failure (node down or early
+// warning), keeping an earlier one if the history no longer shows it.
+func (m *Manager) explain(inc *Incident, now time.Time) {
+	if m.opts.Explain == nil || (inc.Rule != detect.NodeNotReady && inc.Rule != detect.NodeLeaseStale) {
+		return
+	}
+	if c := m.opts.Explain(inc.Node, now, inc.Pods); c != nil {
+		inc.Cause = c
 	}
 }
 

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/detect"
+	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/notify"
 )
 
@@ -191,5 +193,42 @@ func TestEscalationSupersedesAndKeepAlive(t *testing.T) {
 	}
 	if len(st.msgs) != 2 {
 		t.Errorf("FiringMessages queued something: %q", titles(st.msgs))
+	}
+}
+
+// TestLikelyCause: a node failure's message names the cause Explain finds
+// (asked with the pods on the node), in the text and in the node's report,
+// and keeps it when the escalation's history shows nothing new.
+func TestLikelyCause(t *testing.T) {
+	m, st, now := newTest(t, 0)
+	calls := 0
+	m.opts.Explain = func(node string, at time.Time, pods []health.PodReport) *health.Cause {
+		calls++
+		if node != "a" || len(pods) != 1 || pods[0].Name != "ue-a" || !at.Equal(*now) {
+			t.Errorf("Explain(%s, %s, %+v)", node, at, pods)
+		}
+		if calls > 1 {
+			return nil
+		}
+		return &health.Cause{Summary: "emails/ReplicationController/unanswered-emails — +1.0 GiB/h for 6h, no memory limit, 6.4 GiB at failure",
+			Namespace: "emails", Kind: "ReplicationController", Name: "unanswered-emails"}
+	}
+	for _, rule := range []string{detect.NodeLeaseStale, detect.NodeNotReady} {
+		*now = now.Add(10 * time.Second)
+		m.Observe("node/", []detect.Finding{down("a", rule)}, nil)
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 2 || len(st.msgs) != 2 {
+		t.Fatalf("Explain called %d times, %d messages", calls, len(st.msgs))
+	}
+	for _, msg := range st.msgs {
+		if !strings.Contains(msg.Text, "Likely cause: emails/ReplicationController/unanswered-emails") {
+			t.Errorf("%q: text %q lacks the cause", msg.Title, msg.Text)
+		}
+		if c := msg.Nodes[0].LikelyCause; c == nil || c.Name != "unanswered-emails" {
+			t.Errorf("%q: node report cause %+v", msg.Title, c)
+		}
 	}
 }

@@ -49,6 +49,20 @@ func (m *Manager) message(now time.Time, rule, status string, incs []*Incident) 
 		}
 	}
 	msg.Title, msg.Text = describe(rule, status, incs, names, now)
+	if status == notify.Firing {
+		var causes []string
+		for _, inc := range incs {
+			if inc.Cause == nil {
+				continue
+			}
+			if len(incs) == 1 {
+				causes = append(causes, "Likely cause: "+inc.Cause.Summary)
+			} else {
+				causes = append(causes, inc.Node+" — likely cause: "+inc.Cause.Summary)
+			}
+		}
+		msg.Text = strings.TrimSpace(msg.Text + "\n" + strings.Join(causes, "\n"))
+	}
 	return msg
 }
 
@@ -70,10 +84,14 @@ func nodeReport(inc *Incident, status string) health.NodeReport {
 	if pods == nil {
 		pods = []health.PodReport{}
 	}
-	return health.NodeReport{
+	r := health.NodeReport{
 		Name: inc.Node, Ready: ready, Reason: inc.Reason, Message: inc.Message, Since: &since,
 		Problems: []string{inc.Rule}, Pods: pods,
 	}
+	if status == notify.Firing {
+		r.LikelyCause = inc.Cause
+	}
+	return r
 }
 
 // describe writes the headline and a sentence for a message.

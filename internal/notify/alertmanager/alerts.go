@@ -116,7 +116,11 @@ func Alerts(m *notify.Message, now time.Time) ([]Alert, error) {
 		n := &m.Nodes[i]
 		l := base()
 		setLabel(l, LabelNode, n.Name)
-		alerts = append(alerts, alert(l, nodeDescription(n, m.Text), len(n.Pods)))
+		a := alert(l, nodeDescription(n, m.Text), len(n.Pods))
+		if n.LikelyCause != nil {
+			a.Annotations["likely_cause"] = truncate(clean(n.LikelyCause.Summary), maxDescription)
+		}
+		alerts = append(alerts, a)
 	}
 	for i := range m.Workloads {
 		w := &m.Workloads[i]

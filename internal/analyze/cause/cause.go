@@ -1,0 +1,192 @@
+// Package cause names the likely cause of a node failure from the history
+// of the hours before it: the pod on the node whose memory grew (a leak, by
+// package leak's robust trend), with or without a memory limit, how much it
+// held at the failure, and whether the node thrashed — its major page faults
+// in the last minutes against its own baseline. The sentence it writes goes
+// into the alert, as in "likely cause: emails/ReplicationController/
+// unanswered-emails — +1.1 GiB/h for 5h, no memory limit, 3.9 GiB at
+// failure; major page faults ×40 in the 5 min before".
+package cause
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/nodewatch/nodewatch/internal/analyze/leak"
+	"github.com/nodewatch/nodewatch/internal/health"
+)
+
+// History is the resource history (history.DB or history.Remote).
+type History interface {
+	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (parser.Value, error)
+}
+
+// Options tune the analysis.
+type Options struct {
+	// Lookback is how much history before the failure is read (6 h).
+	Lookback time.Duration
+	// Recent is the window before the failure compared with the baseline
+	// for page faults (5 min).
+	Recent time.Duration
+	// MinGrowth is the least growth, in bytes per hour, that can make a pod
+	// the cause (50 MiB/h).
+	MinGrowth float64
+	// FaultRatio is how many times its baseline the node's major-page-fault
+	// rate must reach to count as thrashing (5), above MinFaultRate (10/s).
+	FaultRatio, MinFaultRate float64
+	Leak                     leak.Options
+}
+
+// DefaultOptions returns the documented defaults.
+func DefaultOptions() Options {
+	lo := leak.DefaultOptions()
+	lo.MinSpan, lo.MinPoints, lo.SpikeWindow = 10*time.Minute, 10, 10*time.Minute
+	return Options{Lookback: 6 * time.Hour, Recent: 5 * time.Minute, MinGrowth: 50 << 20, FaultRatio: 5, MinFaultRate: 10, Leak: lo}
+}
+
+// Analyze explains the failure of node at `at`, given the pods bound to it
+// then. It returns nil when the history shows nothing to blame (no pod
+// grew, no thrashing), or too little history to say; an error only when
+// the history cannot be read.
+func Analyze(ctx context.Context, h History, node string, at time.Time, pods []health.PodReport, o Options) (*health.Cause, error) {
+	step := max(30*time.Second, o.Lookback/360)
+	start := at.Add(-o.Lookback)
+	q := fmt.Sprintf(`sum by (namespace, pod) (container_memory_working_set_bytes{node=%q,container!="",container!="POD"})`, node)
+	v, err := h.QueryRange(ctx, q, start, at, step)
+	if err != nil {
+		return nil, fmt.Errorf("reading the memory of %s's pods: %w", node, err)
+	}
+	byPod := map[string]*health.PodReport{}
+	for i := range pods {
+		byPod[pods[i].Namespace+"/"+pods[i].Name] = &pods[i]
+	}
+	type candidate struct {
+		pod     *health.PodReport
+		verdict leak.Verdict
+		span    time.Duration
+		score   float64
+	}
+	var cands []candidate
+	m, _ := v.(promql.Matrix)
+	for _, s := range m {
+		p := byPod[s.Metric.Get("namespace")+"/"+s.Metric.Get("pod")]
+		if p == nil || len(s.Floats) == 0 {
+			continue // not on the node at failure time
+		}
+		pts := make([]leak.Point, len(s.Floats))
+		for i, f := range s.Floats {
+			pts[i] = leak.Point{T: time.UnixMilli(f.T), V: f.F}
+		}
+		verdict := leak.Analyze(pts, o.Leak)
+		if !verdict.Enough || verdict.SlopePerHour < o.MinGrowth || !verdict.Leak {
+			continue
+		}
+		score := verdict.SlopePerHour
+		if p.MemoryLimit == nil {
+			score *= 2 // nothing stopped it before the node ran out
+		}
+		cands = append(cands, candidate{pod: p, verdict: verdict, span: pts[len(pts)-1].T.Sub(pts[0].T), score: score})
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.pod.Name, b.pod.Name))
+	})
+	ratio, recent, err := faults(ctx, h, node, at, o)
+	if err != nil {
+		return nil, err
+	}
+	thrashing := recent >= o.MinFaultRate && ratio >= o.FaultRatio
+	if len(cands) == 0 && !thrashing {
+		return nil, nil
+	}
+	c := &health.Cause{}
+	var parts []string
+	if len(cands) > 0 {
+		top := cands[0]
+		p := top.pod
+		c.Namespace, c.Kind, c.Name, c.Pod = p.Namespace, p.Owner.Kind, p.Owner.Name, p.Name
+		if c.Kind == "" {
+			c.Kind, c.Name = "Pod", p.Name
+		}
+		c.GrowthBytesPerHour, c.GrowthSeconds = top.verdict.SlopePerHour, top.span.Seconds()
+		c.MemoryAtFailure, c.MemoryLimit = int64(top.verdict.Last), p.MemoryLimit
+		limit := "no memory limit"
+		if p.MemoryLimit != nil {
+			limit = "limit " + human(float64(*p.MemoryLimit))
+		}
+		parts = append(parts, fmt.Sprintf("%s/%s/%s — +%s/h for %s, %s, %s at failure", c.Namespace, c.Kind, c.Name,
+			human(top.verdict.SlopePerHour), span(top.span), limit, human(top.verdict.Last)))
+		for _, other := range cands[1:min(len(cands), 3)] {
+			c.Evidence = append(c.Evidence, fmt.Sprintf("%s/%s also grew +%s/h", other.pod.Namespace, other.pod.Name, human(other.verdict.SlopePerHour)))
+		}
+	}
+	if thrashing {
+		c.PageFaultsPerSecond = recent
+		if !math.IsInf(ratio, 1) {
+			c.PageFaultRatio = ratio // left 0 after a baseline of none (JSON has no infinity)
+		}
+		if math.IsInf(ratio, 1) {
+			parts = append(parts, fmt.Sprintf("major page faults from none to %.0f/s in the %s before", recent, span(o.Recent)))
+		} else {
+			parts = append(parts, fmt.Sprintf("major page faults ×%.0f in the %s before (%.0f/s)", ratio, span(o.Recent), recent))
+		}
+	}
+	c.Summary = strings.Join(parts, "; ")
+	return c, nil
+}
+
+// faults returns the node's peak major-page-fault rate in the recent window
+// and its ratio to the median rate before it (the ratio is +Inf against a
+// zero baseline).
+func faults(ctx context.Context, h History, node string, at time.Time, o Options) (ratio, recent float64, err error) {
+	q := fmt.Sprintf(`max(rate(container_memory_failures_total{failure_type="pgmajfault",id="/",node=%q}[2m]))`, node)
+	v, err := h.QueryRange(ctx, q, at.Add(-time.Hour), at, 30*time.Second)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading %s's page faults: %w", node, err)
+	}
+	m, _ := v.(promql.Matrix)
+	if len(m) == 0 {
+		return 0, 0, nil
+	}
+	var base []float64
+	for _, f := range m[0].Floats {
+		if time.UnixMilli(f.T).After(at.Add(-o.Recent)) {
+			recent = max(recent, f.F)
+		} else {
+			base = append(base, f.F)
+		}
+	}
+	if len(base) == 0 {
+		return 0, recent, nil // no baseline to compare with
+	}
+	slices.Sort(base)
+	b := base[len(base)/2]
+	if b == 0 {
+		if recent == 0 {
+			return 0, 0, nil
+		}
+		return math.Inf(1), recent, nil
+	}
+	return recent / b, recent, nil
+}
+
+func human(bytes float64) string {
+	if math.Abs(bytes) >= 1<<30 {
+		return fmt.Sprintf("%.1f GiB", bytes/(1<<30))
+	}
+	return fmt.Sprintf("%.0f MiB", bytes/(1<<20))
+}
+
+func span(d time.Duration) string {
+	if d >= time.Hour {
+		return fmt.Sprintf("%.0fh", d.Hours())
+	}
+	return fmt.Sprintf("%.0f min", d.Minutes())
+}
