@@ -274,7 +274,7 @@ func (a *App) explainer(h api.History) func(string, time.Time, []health.PodRepor
 	return func(node string, at time.Time, pods []health.PodReport) *health.Cause {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		c, err := cause.Analyze(ctx, h, node, at, pods, cause.DefaultOptions())
+		c, err := cause.Analyze(ctx, h, node, at, pods, cause.DefaultOptions().WithMinHistory(time.Duration(a.cfg.History.CauseMinHistory)))
 		if err != nil {
 			a.log.Warn("explaining a node failure from the history", "node", node, "err", err)
 		}

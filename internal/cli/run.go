@@ -111,6 +111,7 @@ Serves /healthz, /readyz, /metrics, /api/v1/incidents and Prometheus' query API
 	durationFlag(f, &fc.History.Retention, "retention", "keep resource history this long")
 	f.Int64Var(&fc.History.RetentionBytes, "retention-bytes", 0, "cap the resource history's size on disk (0: no cap)")
 	f.StringVar(&fc.History.PrometheusURL, "prometheus-url", "", "read the resource history from this Prometheus-compatible store instead of scraping kubelets")
+	durationFlag(f, &fc.History.CauseMinHistory, "cause-min-history", "the least history of a pod's memory growth before a node failure that can name it the likely cause")
 	f.StringVar(&fc.History.RemoteWriteURL, "remote-write-url", "", "also send every scraped sample to this remote-write endpoint (e.g. http://prometheus:9090/api/v1/write)")
 	return cmd
 }
@@ -149,6 +150,7 @@ func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 		"retention-bytes":                 func() { cfg.History.RetentionBytes = fc.History.RetentionBytes },
 		"prometheus-url":                  func() { cfg.History.PrometheusURL = fc.History.PrometheusURL },
 		"remote-write-url":                func() { cfg.History.RemoteWriteURL = fc.History.RemoteWriteURL },
+		"cause-min-history":               func() { cfg.History.CauseMinHistory = fc.History.CauseMinHistory },
 	}
 	f.Visit(func(fl *pflag.Flag) {
 		if apply, ok := set[fl.Name]; ok {

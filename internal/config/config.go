@@ -93,6 +93,9 @@ type History struct {
 	// RemoteWriteURL, when set, also receives every scraped sample over the
 	// remote-write protocol (e.g. Prometheus' /api/v1/write).
 	RemoteWriteURL string `json:"remoteWriteURL"`
+	// CauseMinHistory is the least history of a pod's growth before a node
+	// failure that can name it the likely cause.
+	CauseMinHistory Duration `json:"causeMinHistory"`
 }
 
 // Rules mirrors detect.Rules in YAML form.
@@ -144,7 +147,7 @@ func Default() Config {
 		History: History{
 			ScrapeInterval: Duration(30 * time.Second), ScrapeTimeout: Duration(10 * time.Second), Workers: 16,
 			KubeletAddressTypes: []string{"InternalIP", "Hostname", "ExternalIP"}, KubeletScheme: "https",
-			Retention: Duration(14 * 24 * time.Hour),
+			Retention: Duration(14 * 24 * time.Hour), CauseMinHistory: Duration(10 * time.Minute),
 		},
 	}
 }
@@ -244,6 +247,9 @@ func (c *Config) Validate() error {
 	}
 	if h.Retention <= 0 {
 		add("history.retention: must be positive, got %s", time.Duration(h.Retention))
+	}
+	if time.Duration(h.CauseMinHistory) < time.Minute {
+		add("history.causeMinHistory: must be at least 1m, got %s", time.Duration(h.CauseMinHistory))
 	}
 	if h.PrometheusURL != "" {
 		if u, err := url.Parse(h.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -48,8 +48,16 @@ type Options struct {
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
 	lo := leak.DefaultOptions()
-	lo.MinSpan, lo.MinPoints, lo.SpikeWindow = 10*time.Minute, 10, 10*time.Minute
-	return Options{Lookback: 6 * time.Hour, Recent: 5 * time.Minute, MinGrowth: 50 << 20, FaultRatio: 5, MinFaultRate: 10, Leak: lo}
+	lo.MinPoints = 10
+	o := Options{Lookback: 6 * time.Hour, Recent: 5 * time.Minute, MinGrowth: 50 << 20, FaultRatio: 5, MinFaultRate: 10, Leak: lo}
+	return o.WithMinHistory(10 * time.Minute)
+}
+
+// WithMinHistory sets the least history of growth that can name a pod,
+// and the spike filter to a quarter of it.
+func (o Options) WithMinHistory(d time.Duration) Options {
+	o.Leak.MinSpan, o.Leak.SpikeWindow = d, d/4
+	return o
 }
 
 // Analyze explains the failure of node at `at`, given the pods bound to it
