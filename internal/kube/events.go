@@ -35,6 +35,8 @@ func newEventReflector(client kubernetes.Interface, s *eventStream) *cache.Refle
 	return cache.NewReflectorWithOptions(lw, &corev1.Event{}, s, cache.ReflectorOptions{Name: "events"})
 }
 
+var _ cache.TransformingStore = (*eventStream)(nil)
+
 func (s *eventStream) Add(obj any) error {
 	s.touch()
 	if e, ok := obj.(*corev1.Event); ok && s.fn != nil && (e.InvolvedObject.Kind == "Node" || e.InvolvedObject.Kind == "Pod") {
@@ -58,3 +60,19 @@ func (s *eventStream) Replace(list []any, _ string) error {
 }
 
 func (s *eventStream) Resync() error { return nil }
+
+// Transformer makes the reflector slim events as they arrive in a
+// streamed first list (cache.TransformingStore), instead of holding them
+// all in full until the list ends.
+func (s *eventStream) Transformer() cache.TransformFunc { return slimEvent }
+
+func slimEvent(obj any) (any, error) {
+	e, ok := obj.(*corev1.Event)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: e.Namespace, UID: e.UID, ResourceVersion: e.ResourceVersion},
+		InvolvedObject: corev1.ObjectReference{Kind: e.InvolvedObject.Kind, Namespace: e.InvolvedObject.Namespace, Name: e.InvolvedObject.Name},
+		Reason:         e.Reason, Message: e.Message, Type: e.Type, Count: e.Count,
+		FirstTimestamp: e.FirstTimestamp, LastTimestamp: e.LastTimestamp, EventTime: e.EventTime}, nil
+}
