@@ -156,8 +156,9 @@ func TestLimitRangeDefaults(t *testing.T) {
 		}
 		// The running pods really are unbounded: the node says so, and why.
 		u := one(t, r, UnboundedTogether, "node/n1")
-		if !strings.Contains(u.Detail, "LimitRange default applies once it is re-created") {
-			t.Errorf("unbounded detail does not mention the pending default: %s", u.Detail)
+		if !strings.Contains(u.Detail, "LimitRange default applies once it is re-created") ||
+			u.Fix != "re-create the pods of batch/Deployment/jvm to apply their LimitRange default (their own findings say how)" {
+			t.Errorf("unbounded finding does not mention the pending default: %+v", u)
 		}
 	})
 
@@ -344,7 +345,7 @@ func TestNodes(t *testing.T) {
 			if f[0].Severity != Critical || len(u) != 2 || u[0].Name != "a" || u[1].Name != "b" || u[0].Workload != (cluster.Owner{Kind: "StatefulSet", Name: "a"}) {
 				t.Errorf("%+v", f[0])
 			}
-			if f[0].Fix != "give these workloads memory limits (see their MissingMemoryLimit findings): apps/StatefulSet/a, apps/StatefulSet/b" {
+			if f[0].Fix != "give memory limits to apps/StatefulSet/a, apps/StatefulSet/b (their own findings say how)" {
 				t.Errorf("fix %q", f[0].Fix)
 			}
 		}},

@@ -98,22 +98,35 @@ func (a *auditor) nodeFindings() []Finding {
 		if len(mem.Unbounded) >= 2 {
 			f := Finding{Severity: Critical, Check: UnboundedTogether, Node: n.Name, Memory: mem}
 			f.Message = fmt.Sprintf("%d pods without a memory limit share the node", len(mem.Unbounded))
-			var pods, workloads []string
+			var pods, limit, recreate []string
 			seen := map[string]bool{}
 			for _, u := range mem.Unbounded {
 				s := fmt.Sprintf("%s/%s (%s/%s)", u.Namespace, u.Name, u.Workload.Kind, u.Workload.Name)
+				w := u.Namespace + "/" + u.Workload.Kind + "/" + u.Workload.Name
+				pending := false
 				if v, _ := a.defaultFor(u.Namespace, memLimit); v != nil && u.Workload.Kind != "Node" {
 					s += " (its namespace's LimitRange default applies once it is re-created)"
+					pending = true
 				}
 				pods = append(pods, s)
-				w := u.Namespace + "/" + u.Workload.Kind + "/" + u.Workload.Name
-				if !seen[w] {
-					seen[w] = true
-					workloads = append(workloads, w)
+				switch {
+				case seen[w]:
+				case pending:
+					recreate = append(recreate, w)
+				default:
+					limit = append(limit, w)
 				}
+				seen[w] = true
 			}
 			f.Detail = "any one of them can take the memory the others and the kubelet need, and the node goes NotReady with all of them: " + strings.Join(pods, ", ")
-			f.Fix = "give these workloads memory limits (see their MissingMemoryLimit findings): " + strings.Join(workloads, ", ")
+			var fix []string
+			if len(limit) > 0 {
+				fix = append(fix, "give memory limits to "+strings.Join(limit, ", "))
+			}
+			if len(recreate) > 0 {
+				fix = append(fix, "re-create the pods of "+strings.Join(recreate, ", ")+" to apply their LimitRange default")
+			}
+			f.Fix = strings.Join(fix, "; ") + " (their own findings say how)"
 			out = append(out, f)
 		}
 	}
