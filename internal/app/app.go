@@ -23,6 +23,7 @@ import (
 	"github.com/nodewatch/nodewatch/internal/analyze/cause"
 	"github.com/nodewatch/nodewatch/internal/api"
 	"github.com/nodewatch/nodewatch/internal/config"
+	"github.com/nodewatch/nodewatch/internal/dashboard"
 	"github.com/nodewatch/nodewatch/internal/detect"
 	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/history"
@@ -131,7 +132,12 @@ func (a *App) Run(ctx context.Context) error {
 	if histAPI != nil {
 		api.PromHandlers(mux, histAPI, a.now)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ui, err := dashboard.Handler(dashboard.Options{Cluster: cache, Incidents: db, Events: db, History: histAPI, Now: a.now, Log: a.log})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", ui)
+	srv := &http.Server{Handler: dashboard.RequireToken(a.cfg.AuthToken, mux), ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

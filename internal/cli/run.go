@@ -43,8 +43,10 @@ Every --scrape-interval it scrapes each Ready node's kubelet (/metrics/resource
 and /metrics/cadvisor) into a Prometheus TSDB in --data-dir: container memory
 and CPU, node memory, major page faults, OOM events, disk reads.
 
-Serves /healthz, /readyz, /metrics, /api/v1/incidents and Prometheus' query API
-(/api/v1/query, /api/v1/query_range, /api/v1/series, /api/v1/labels) on --listen.`,
+Serves the dashboard (/), /healthz, /readyz, /metrics, /api/v1/incidents and
+Prometheus' query API (/api/v1/query, /api/v1/query_range, /api/v1/series,
+/api/v1/labels) on --listen. Listening beyond loopback needs --auth-token (or
+$NODEWATCH_AUTH_TOKEN), or --insecure-listen.`,
 		Example: `  # Against the current context, alerting to Slack
   NODEWATCH_SLACK_WEBHOOK=https://hooks.slack.com/services/... nodewatch run
 
@@ -89,6 +91,8 @@ Serves /healthz, /readyz, /metrics, /api/v1/incidents and Prometheus' query API
 	f.StringVar(&fc.DataDir, "data-dir", fc.DataDir, "where incidents and the notification outbox are kept")
 	f.StringVar(&fc.Listen, "listen", fc.Listen, "address for /healthz, /readyz, /metrics and the API")
 	f.StringVar(&fc.ExternalURL, "external-url", "", "nodewatch's URL as users reach it, for links in alerts")
+	f.StringVar(&fc.AuthToken, "auth-token", "", "require this token for the dashboard and APIs (Bearer header, or ?token= once in a browser); default $"+config.EnvAuthToken+"; needed to listen beyond loopback")
+	f.BoolVar(&fc.InsecureListen, "insecure-listen", false, "allow a non-loopback --listen without --auth-token")
 	durationFlag(f, &fc.GroupWindow, "group-window", "node failures starting within this window become one message (0: off)")
 	durationFlag(f, &fc.EvaluationInterval, "evaluation-interval", "how often every rule is evaluated (node changes are evaluated at once)")
 	durationFlag(f, &fc.Rules.LeaseRenewInterval, "lease-renew-interval", "the kubelets' Lease renew interval")
@@ -127,6 +131,8 @@ func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 		"data-dir":                        func() { cfg.DataDir = fc.DataDir },
 		"listen":                          func() { cfg.Listen = fc.Listen },
 		"external-url":                    func() { cfg.ExternalURL = fc.ExternalURL },
+		"auth-token":                      func() { cfg.AuthToken = fc.AuthToken },
+		"insecure-listen":                 func() { cfg.InsecureListen = fc.InsecureListen },
 		"group-window":                    func() { cfg.GroupWindow = fc.GroupWindow },
 		"evaluation-interval":             func() { cfg.EvaluationInterval = fc.EvaluationInterval },
 		"lease-renew-interval":            func() { cfg.Rules.LeaseRenewInterval = fc.Rules.LeaseRenewInterval },

@@ -27,6 +27,7 @@ const (
 	EnvSlackWebhook    = "NODEWATCH_SLACK_WEBHOOK"
 	EnvWebhookURL      = "NODEWATCH_WEBHOOK_URL"
 	EnvAlertmanagerURL = "NODEWATCH_ALERTMANAGER_URL"
+	EnvAuthToken       = "NODEWATCH_AUTH_TOKEN"
 )
 
 // Duration is a time.Duration written as "30s" in YAML.
@@ -54,6 +55,13 @@ type Config struct {
 	DataDir     string `json:"dataDir"`
 	Listen      string `json:"listen"`
 	ExternalURL string `json:"externalURL"`
+	// AuthToken guards the HTTP server (dashboard and APIs; not /healthz and
+	// /readyz) with a bearer token or a ?token= cookie. A secret: it comes
+	// from --auth-token or $NODEWATCH_AUTH_TOKEN, never from the YAML.
+	AuthToken string `json:"-"`
+	// InsecureListen allows a non-loopback Listen without AuthToken (e.g.
+	// behind an authenticating proxy or a NetworkPolicy).
+	InsecureListen bool `json:"insecureListen"`
 	// EvaluationInterval is how often every rule is evaluated; node changes
 	// are also evaluated as soon as they arrive.
 	EvaluationInterval Duration `json:"evaluationInterval"`
@@ -172,6 +180,9 @@ func (c *Config) LoadSecrets(getenv func(string) string) error {
 	if v := getenv(EnvAlertmanagerURL); v != "" && c.Alertmanager.URL == "" {
 		c.Alertmanager.URL = v
 	}
+	if v := getenv(EnvAuthToken); v != "" && c.AuthToken == "" {
+		c.AuthToken = v
+	}
 	read := func(field, path string, into *string) error {
 		if path == "" {
 			return nil
@@ -200,6 +211,15 @@ func (c *Config) DetectRules() detect.Rules {
 	}
 }
 
+// loopback reports whether a listen host is reachable from this machine only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Validate reports every invalid field at once; it changes nothing.
 func (c *Config) Validate() error {
 	var errs []error
@@ -207,8 +227,11 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		add("dataDir: must be set")
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	if host, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen: %q is not host:port: %v", c.Listen, err)
+	} else if !loopback(host) && c.AuthToken == "" && !c.InsecureListen {
+		add("authToken: listen %q is reachable beyond this machine: set an auth token (--auth-token or $%s), "+
+			"or set insecureListen (--insecure-listen) to serve the dashboard and APIs without one", c.Listen, EnvAuthToken)
 	}
 	if c.ExternalURL != "" {
 		if u, err := url.Parse(c.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
