@@ -26,6 +26,7 @@ import (
 
 // History is the resource history (history.DB or history.Remote).
 type History interface {
+	Query(ctx context.Context, q string, at time.Time) (parser.Value, error)
 	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (parser.Value, error)
 }
 
@@ -54,9 +55,10 @@ func DefaultOptions() Options {
 }
 
 // WithMinHistory sets the least history of growth that can name a pod,
-// and the spike filter to a quarter of it.
+// the spike filter to a quarter of it, and the page-fault window to half
+// of it (at most 5 minutes).
 func (o Options) WithMinHistory(d time.Duration) Options {
-	o.Leak.MinSpan, o.Leak.SpikeWindow = d, d/4
+	o.Leak.MinSpan, o.Leak.SpikeWindow, o.Recent = d, d/4, min(5*time.Minute, d/2)
 	return o
 }
 
@@ -65,10 +67,10 @@ func (o Options) WithMinHistory(d time.Duration) Options {
 // grew, no thrashing), or too little history to say; an error only when
 // the history cannot be read.
 func Analyze(ctx context.Context, h History, node string, at time.Time, pods []health.PodReport, o Options) (*health.Cause, error) {
-	step := max(30*time.Second, o.Lookback/360)
-	start := at.Add(-o.Lookback)
-	q := fmt.Sprintf(`sum by (namespace, pod) (container_memory_working_set_bytes{node=%q,container!="",container!="POD"})`, node)
-	v, err := h.QueryRange(ctx, q, start, at, step)
+	// The raw samples, not a range query: after a node dies its last value
+	// would be repeated for the lookback delta and read as a plateau.
+	q := fmt.Sprintf(`container_memory_working_set_bytes{node=%q,container!="",container!="POD"}[%ds]`, node, int(o.Lookback.Seconds()))
+	v, err := h.Query(ctx, q, at)
 	if err != nil {
 		return nil, fmt.Errorf("reading the memory of %s's pods: %w", node, err)
 	}
@@ -131,8 +133,10 @@ func Analyze(ctx context.Context, h History, node string, at time.Time, pods []h
 		}
 		parts = append(parts, fmt.Sprintf("%s/%s/%s — +%s/h for %s, %s, %s at failure", c.Namespace, c.Kind, c.Name,
 			human(top.verdict.SlopePerHour), span(top.span), limit, human(top.verdict.Last)))
-		for _, other := range cands[1:min(len(cands), 3)] {
-			c.Evidence = append(c.Evidence, fmt.Sprintf("%s/%s also grew +%s/h", other.pod.Namespace, other.pod.Name, human(other.verdict.SlopePerHour)))
+		for _, other := range cands[1:] {
+			if other.pod != p && len(c.Evidence) < 2 {
+				c.Evidence = append(c.Evidence, fmt.Sprintf("%s/%s also grew +%s/h", other.pod.Namespace, other.pod.Name, human(other.verdict.SlopePerHour)))
+			}
 		}
 	}
 	if thrashing {
@@ -193,8 +197,11 @@ func human(bytes float64) string {
 }
 
 func span(d time.Duration) string {
-	if d >= time.Hour {
+	switch {
+	case d >= time.Hour:
 		return fmt.Sprintf("%.0fh", d.Hours())
+	case d >= time.Minute:
+		return fmt.Sprintf("%.0f min", d.Minutes())
 	}
-	return fmt.Sprintf("%.0f min", d.Minutes())
+	return fmt.Sprintf("%.0f s", d.Seconds())
 }

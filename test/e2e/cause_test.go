@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/nodewatch/nodewatch/internal/incident"
+	"github.com/nodewatch/nodewatch/internal/notify/slack/slacktest"
+	"github.com/nodewatch/nodewatch/internal/simcluster"
+)
+
+// TestLikelyCauseInAlert: the story in small. A workload without a memory
+// limit leaks on a node among steady ones; the node thrashes (its major
+// page faults jump) and stops heartbeating. The node's alerts name the
+// leaking workload and the page faults, from the history nodewatch kept.
+func TestLikelyCauseInAlert(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	c := simcluster.StartForTest(t, simcluster.Options{NodeMonitorGracePeriod: graceForRun})
+	if err := c.ApplyUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddNodes(ctx, "node", 1, simcluster.NodeSize{}); err != nil {
+		t.Fatal(err)
+	}
+	workloads := []simcluster.Workload{
+		{Namespace: "web", Name: "frontend", Replicas: 2, MemoryRequest: "256Mi", MemoryLimit: "512Mi",
+			Annotations: map[string]string{simcluster.AnnotationMemory: "300Mi"}},
+		{Namespace: "emails", Name: "unanswered-emails", Replicas: 1,
+			Annotations: map[string]string{simcluster.AnnotationMemory: "500Mi", simcluster.AnnotationLeak: "300"}},
+	}
+	for _, w := range workloads {
+		if err := c.CreateDeployment(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range workloads {
+		if err := c.WaitPodsRunning(ctx, w, int(w.Replicas)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := "node-0"
+	rx := slacktest.New()
+	defer rx.Close()
+	d := startDaemon(t, c.Kubeconfig, t.TempDir(), []string{"NODEWATCH_SLACK_WEBHOOK=" + rx.URL},
+		"--scrape-interval", "2s", "--scrape-timeout", "2s", "--kubelet-insecure-tls", "--group-window", "0",
+		"--cause-min-history", "1m")
+
+	// 80 s of history, then the node thrashes: its major-page-fault counter
+	// climbs by 60,000 in a few seconds.
+	time.Sleep(80 * time.Second)
+	for i, v := range []int{20000, 40000, 60000} {
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"%d"}}}`, simcluster.AnnotationPgMajFault, v)
+		if _, err := c.Client.CoreV1().Nodes().Patch(ctx, victim, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 {
+			time.Sleep(2 * time.Second)
+		}
+	}
+	time.Sleep(5 * time.Second)
+	if err := c.FailNode(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	for _, title := range []string{"early warning: " + victim, victim + " is down"} {
+		m := waitMessage(t, ctx, rx, 120*time.Second, title)
+		raw := string(m.Raw)
+		for _, want := range []string{"Likely cause: emails/Deployment/unanswered-emails", "no memory limit", "GiB/h", "major page faults"} {
+			if !strings.Contains(raw, want) {
+				t.Errorf("%q does not say %q:\n%s", header(m), want, raw)
+			}
+		}
+		if strings.Contains(raw, "frontend —") {
+			t.Errorf("%q blames the steady frontend:\n%s", header(m), raw)
+		}
+	}
+
+	r := nodewatch(t, ctx, nil, nil, "incidents", "-o", "json", "--server", "http://"+d.addr)
+	var incs []incident.Incident
+	if err := json.Unmarshal([]byte(r.stdout), &incs); err != nil {
+		t.Fatalf("incidents -o json: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	found := false
+	for _, i := range incs {
+		if i.Node == victim && i.Cause != nil {
+			found = true
+			if i.Cause.Name != "unanswered-emails" || i.Cause.MemoryLimit != nil || i.Cause.GrowthBytesPerHour < 10<<30 || i.Cause.PageFaultsPerSecond <= 0 {
+				t.Errorf("incident %s's cause: %+v", i.ID, i.Cause)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no incident of %s carries a likely cause: %s", victim, r.stdout)
+	}
+}
