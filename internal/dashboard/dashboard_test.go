@@ -123,6 +123,11 @@ func TestNodePage(t *testing.T) {
 	}
 	mustf(t, ready != nil && ready.Incident == f.failure && ready.End == nil && ready.Severity == "critical", "Ready lane %+v", ready)
 	mustf(t, lease != nil && lease.Incident == "n2-lease-1" && lease.End != nil, "Lease lane %+v", lease)
+	mustf(t, got.Node.Memory != nil && *got.Node.Memory == 1<<30 && got.Node.Requests == 256<<20 && got.Node.NoLimit == 1 && got.Node.Pods == 2,
+		"n2's last known memory %v, requests %d, pods without limit %d, pods %d", got.Node.Memory, got.Node.Requests, got.Node.NoLimit, got.Node.Pods)
+	for _, p := range got.Pods {
+		mustf(t, p.Memory != nil && *p.Memory > 0, "%s: no last known memory", p.Name)
+	}
 	if len(got.Pods) != 2 || got.Pods[0].Name != "unanswered-emails-x7k2p" && got.Pods[1].Name != "unanswered-emails-x7k2p" {
 		t.Errorf("pods on n2: %+v", got.Pods)
 	}

@@ -379,9 +379,18 @@ func (s *server) node(r *http.Request, rng timeRange) (any, error) {
 		out.Incidents = append(out.Incidents, rowOf(i))
 	}
 
-	memNow, err := s.vector(ctx, fmt.Sprintf(`sum by (namespace, pod) (container_memory_working_set_bytes{node=%s,container!=""})`, quote(name)), rng.End)
+	// The last known values within the last hour of the range: a failed
+	// node is no longer scraped, and what it last held is the story.
+	last := int64(min(rng.End.Sub(rng.Start), time.Hour).Seconds())
+	memNow, err := s.vector(ctx, fmt.Sprintf(`sum by (namespace, pod) (last_over_time(container_memory_working_set_bytes{node=%s,container!=""}[%ds]))`, quote(name), last), rng.End)
 	warn(err)
 	used := byLabels(memNow, "namespace", "pod")
+	if v, err := s.vector(ctx, fmt.Sprintf(`last_over_time(node_memory_working_set_bytes{node=%s}[%ds])`, quote(name), last), rng.End); err == nil && len(v) > 0 {
+		out.Node.Memory = &v[0].F
+	}
+	if v, err := s.vector(ctx, fmt.Sprintf(`rate(container_memory_failures_total{failure_type="pgmajfault",id="/",node=%s}[%s])`, quote(name), rateWindow(rng)), rng.End); err == nil && len(v) > 0 {
+		out.Node.MajorFaults = &v[0].F
+	}
 	owners := s.o.Cluster.Owners()
 	for _, p := range s.o.Cluster.PodsOn(name) {
 		if !active(p) {
@@ -391,6 +400,15 @@ func (s *server) node(r *http.Request, rng timeRange) (any, error) {
 			Request: p.MemoryRequest, Limit: p.MemoryLimit, Restarts: p.Restarts}
 		if v, ok := used[p.Key()]; ok {
 			row.Memory = &v
+		}
+		out.Node.Pods++
+		if p.MemoryRequest != nil {
+			out.Node.Requests += *p.MemoryRequest
+		}
+		if p.MemoryLimit != nil {
+			out.Node.Limits += *p.MemoryLimit
+		} else {
+			out.Node.NoLimit++
 		}
 		out.Pods = append(out.Pods, row)
 	}

@@ -145,7 +145,7 @@
     }
     const step = niceStep(max / base, 4) * base;
     const out = [];
-    for (let v = 0; v <= max * 1.0001; v += step) out.push(v);
+    for (let v = 0; v < max + step; v += step) out.push(v);
     return out;
   }
 
@@ -220,9 +220,12 @@
     } else {
       for (const s of series) for (const p of s.points) max = Math.max(max, p[1]);
     }
-    for (const l of c.levels || []) if (l.value > 0) max = Math.max(max, l.value);
+    // A level far above the data (16 GiB allocatable over 300 MiB of pods)
+    // would flatten it: such a level is named at the top, off the scale.
+    const onScale = (l) => l.value > 0 && (max === 0 || l.value <= 3 * max);
+    for (const l of c.levels || []) if (onScale(l)) max = Math.max(max, l.value);
     const ticks = yTicks(max * 1.05, c.unit);
-    const ymax = Math.max(ticks[ticks.length - 1], max * 1.05) || 1;
+    const ymax = ticks[ticks.length - 1] || 1;
     const y = (v) => H - M.b - (v / ymax) * (H - M.t - M.b);
     const grid = svg('g', { class: 'grid' });
     for (const t of ticks) {
@@ -256,9 +259,15 @@
     }
     root.append(plot);
 
+    let offScale = 0;
     for (const l of c.levels || []) {
       if (!(l.value > 0)) continue;
       const color = LEVEL_COLORS[l.name] || '#495057';
+      if (!onScale(l)) {
+        root.append(svg('text', { x: W - M.r - 4, y: M.t + 10 + 13 * offScale++, 'text-anchor': 'end', class: 'level-label', fill: color, text: '↑ ' + l.name + ' ' + fmtValue(l.value, c.unit) + ' (off scale)' }));
+        legend.append(el('li', {}, el('span', { class: 'swatch dashed', 'data-color': color }), l.name + ' (' + fmtValue(l.value, c.unit) + ', off scale)'));
+        continue;
+      }
       root.append(svg('line', { x1: M.l, x2: W - M.r, y1: y(l.value), y2: y(l.value), stroke: color, 'stroke-dasharray': '6 4', 'stroke-width': 1.5, class: 'level' }, title(l.name + ' ' + fmtValue(l.value, c.unit))));
       root.append(svg('text', { x: W - M.r - 4, y: y(l.value) - 4, 'text-anchor': 'end', class: 'level-label', fill: color, text: l.name + ' ' + fmtValue(l.value, c.unit) }));
       legend.append(el('li', {}, el('span', { class: 'swatch dashed', 'data-color': color }), l.name + ' (' + fmtValue(l.value, c.unit) + ')'));
@@ -454,7 +463,7 @@
       el('dt', {}, 'Memory'), el('dd', {}, 'used ' + fmtBytes(n.memoryUsed) + ' · requested ' + fmtBytes(n.memoryRequests) + ' · allocatable ' + fmtBytes(n.memoryAllocatable)),
       el('dt', {}, 'Major page faults'), el('dd', {}, n.majorFaultsPerSecond == null ? '–' : fmtValue(n.majorFaultsPerSecond, 'faults/s')),
       el('dt', {}, 'Taints'), el('dd', {}, d.taints.length ? d.taints.join(', ') : 'none'));
-    const pods = d.pods.length === 0 ? empty('No pods on this node.') : table(['Pod', 'Workload', 'Phase', 'QoS', 'Memory', 'Request', 'Limit', 'Restarts'], d.pods.map((p) => [
+    const pods = d.pods.length === 0 ? empty('No pods on this node.') : table(['Pod', 'Workload', 'Phase', 'QoS', 'Memory (last)', 'Request', 'Limit', 'Restarts'], d.pods.map((p) => [
       podLink(p.namespace, p.name), workload(p.owner), p.phase, p.qos, fmtBytes(p.memoryUsed), fmtBytes(p.memoryRequest),
       p.memoryLimit == null ? badge('no limit', 'warn') : fmtBytes(p.memoryLimit), String(p.restarts)]), 'pods');
     return [el('h1', {}, 'Node ', el('span', { class: 'name' }, n.name), ' ', statusBadge(n.ready)), warnings(d), facts,
