@@ -116,13 +116,14 @@ func terminationFrom(t *corev1.ContainerStateTerminated) *Termination {
 // memory returns the pod's effective memory request and its limit, as the
 // scheduler and kubelet see them: the larger of the sum over app containers
 // (restartable init containers, i.e. sidecars, included) and the largest
-// regular init container. The limit is nil when any app container has none.
+// regular init container. The limit is nil when any app or sidecar
+// container has none.
 func memory(cs []Container) (request, limit *int64) {
 	var req, lim, initMax int64
 	anyReq, unbounded, apps := false, false, 0
 	for _, c := range cs {
 		r := c.Requests.Memory
-		if !c.Init && r == nil {
+		if r == nil {
 			r = c.Limits.Memory // the API server defaults a missing request to the limit
 		}
 		if r != nil {
@@ -134,8 +135,8 @@ func memory(cs []Container) (request, limit *int64) {
 				initMax = *r
 			}
 		}
-		if c.Init {
-			continue
+		if c.Init && !c.Sidecar {
+			continue // runs before the app, bounded or not; sidecars run beside it
 		}
 		apps++
 		if c.Limits.Memory != nil {

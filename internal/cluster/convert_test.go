@@ -48,7 +48,7 @@ func TestPodResources(t *testing.T) {
 		{"sidecar adds to the app", corev1.PodSpec{
 			InitContainers: []corev1.Container{sidecar},
 			Containers:     []corev1.Container{ctr("app", res("memory", "100Mi"), res("memory", "100Mi"))}},
-			mib(132), mib(100), "Burstable"},
+			mib(132), mib(132), "Burstable"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
