@@ -168,7 +168,7 @@
 
   // ---- charts ------------------------------------------------------------
 
-  const W = 960, H = 280, M = { l: 72, r: 72, t: 14, b: 30 };
+  const W = 960, H = 290, M = { l: 72, r: 72, t: 26, b: 30 };
 
   function xAxis(g, x, range) {
     const { ticks, days } = xTicks(range.start, range.end);
@@ -234,7 +234,7 @@
     }
     root.append(grid);
     xAxis(root, x, range);
-    root.append(svg('text', { x: 12, y: M.t + 4, class: 'unit', text: c.unit }));
+    root.append(svg('text', { x: 12, y: 13, class: 'unit', text: c.unit }));
 
     const legend = el('ul', { class: 'legend' });
     const plot = svg('g', { class: 'plot' });
@@ -264,7 +264,7 @@
       if (!(l.value > 0)) continue;
       const color = LEVEL_COLORS[l.name] || '#495057';
       if (!onScale(l)) {
-        root.append(svg('text', { x: W - M.r - 4, y: M.t + 10 + 13 * offScale++, 'text-anchor': 'end', class: 'level-label', fill: color, text: '↑ ' + l.name + ' ' + fmtValue(l.value, c.unit) + ' (off scale)' }));
+        root.append(svg('text', { x: W - M.r - 4, y: 13 + 13 * offScale++, 'text-anchor': 'end', class: 'level-label', fill: color, text: '↑ ' + l.name + ' ' + fmtValue(l.value, c.unit) + ' (off scale)' }));
         legend.append(el('li', {}, el('span', { class: 'swatch dashed', 'data-color': color }), l.name + ' (' + fmtValue(l.value, c.unit) + ', off scale)'));
         continue;
       }
@@ -281,7 +281,7 @@
       const y2 = (v) => H - M.b - (v / oy) * (H - M.t - M.b);
       for (const t of oticks) root.append(svg('text', { x: W - M.r + 6, y: y2(t) + 4, class: 'tick overlay-tick', text: fmtValue(t, ov.unit) }));
       root.append(svg('line', { x1: W - M.r, x2: W - M.r, y1: M.t, y2: H - M.b, class: 'axis' }));
-      root.append(svg('text', { x: W - 8, y: M.t + 4, 'text-anchor': 'end', class: 'unit overlay-tick', text: ov.unit }));
+      root.append(svg('text', { x: W - 8, y: 13, 'text-anchor': 'end', class: 'unit overlay-tick', text: ov.unit }));
       root.append(svg('path', { d: pathOf(ov.series.points, x, y2), fill: 'none', stroke: '#e03131', 'stroke-width': 2, class: 'series overlay', 'data-points': ov.series.points.length, 'data-name': ov.series.name }, title(ov.series.name)));
       legend.append(el('li', {}, el('span', { class: 'swatch', 'data-color': '#e03131' }), ov.series.name + ' (right axis)'));
     }
