@@ -180,6 +180,9 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		wg.Go(func() { c.run(runCtx) })
 	}
+	if histAPI != nil {
+		wg.Go(func() { a.proactive(runCtx, mgr, histAPI, cache, m) })
+	}
 	a.loop(runCtx, cache, mgr, changed, m)
 
 	a.log.Info("shutting down")

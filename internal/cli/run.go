@@ -116,6 +116,9 @@ $NODEWATCH_AUTH_TOKEN), or --insecure-listen.`,
 	f.Int64Var(&fc.History.RetentionBytes, "retention-bytes", 0, "cap the resource history's size on disk (0: no cap)")
 	f.StringVar(&fc.History.PrometheusURL, "prometheus-url", "", "read the resource history from this Prometheus-compatible store instead of scraping kubelets")
 	durationFlag(f, &fc.History.CauseMinHistory, "cause-min-history", "the least history of a pod's memory growth before a node failure that can name it the likely cause")
+	durationFlag(f, &fc.History.LeakWindow, "leak-window", "history judged for proactive leak alerts")
+	f.Float64Var(&fc.History.LeakMinGrowthMiBPerHour, "leak-min-growth", fc.History.LeakMinGrowthMiBPerHour, "the least growth, in MiB per hour, that raises a leak alert")
+	durationFlag(f, &fc.History.ExhaustionWithin, "exhaustion-within", "alert when a leak will reach its limit or fill its node within this long")
 	f.StringVar(&fc.History.RemoteWriteURL, "remote-write-url", "", "also send every scraped sample to this remote-write endpoint (e.g. http://prometheus:9090/api/v1/write)")
 	return cmd
 }
@@ -157,6 +160,9 @@ func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 		"prometheus-url":                  func() { cfg.History.PrometheusURL = fc.History.PrometheusURL },
 		"remote-write-url":                func() { cfg.History.RemoteWriteURL = fc.History.RemoteWriteURL },
 		"cause-min-history":               func() { cfg.History.CauseMinHistory = fc.History.CauseMinHistory },
+		"leak-window":                     func() { cfg.History.LeakWindow = fc.History.LeakWindow },
+		"leak-min-growth":                 func() { cfg.History.LeakMinGrowthMiBPerHour = fc.History.LeakMinGrowthMiBPerHour },
+		"exhaustion-within":               func() { cfg.History.ExhaustionWithin = fc.History.ExhaustionWithin },
 	}
 	f.Visit(func(fl *pflag.Flag) {
 		if apply, ok := set[fl.Name]; ok {

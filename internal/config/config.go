@@ -104,6 +104,16 @@ type History struct {
 	// CauseMinHistory is the least history of a pod's growth before a node
 	// failure that can name it the likely cause.
 	CauseMinHistory Duration `json:"causeMinHistory"`
+	// LeakWindow, LeakMinGrowthMiBPerHour and ExhaustionWithin drive the
+	// proactive alerts: leaks growing at least that fast over the window,
+	// and leaks that will reach a limit or fill a node within that long.
+	LeakWindow              Duration `json:"leakWindow"`
+	LeakMinGrowthMiBPerHour float64  `json:"leakMinGrowthMiBPerHour"`
+	ExhaustionWithin        Duration `json:"exhaustionWithin"`
+	// ThrashingFaultRatio and ThrashingMinFaultRate make a node thrashing:
+	// major page faults at that many times its baseline, and that many a second.
+	ThrashingFaultRatio   float64 `json:"thrashingFaultRatio"`
+	ThrashingMinFaultRate float64 `json:"thrashingMinFaultRate"`
 }
 
 // Rules mirrors detect.Rules in YAML form.
@@ -156,6 +166,8 @@ func Default() Config {
 			ScrapeInterval: Duration(30 * time.Second), ScrapeTimeout: Duration(10 * time.Second), Workers: 16,
 			KubeletAddressTypes: []string{"InternalIP", "Hostname", "ExternalIP"}, KubeletScheme: "https",
 			Retention: Duration(14 * 24 * time.Hour), CauseMinHistory: Duration(10 * time.Minute),
+			LeakWindow: Duration(6 * time.Hour), LeakMinGrowthMiBPerHour: 100, ExhaustionWithin: Duration(2 * time.Hour),
+			ThrashingFaultRatio: 5, ThrashingMinFaultRate: 10,
 		},
 	}
 }
@@ -211,6 +223,15 @@ func (c *Config) DetectRules() detect.Rules {
 	}
 }
 
+// HistoryRules converts the history rules' thresholds.
+func (c *Config) HistoryRules() detect.HistoryRules {
+	h := c.History
+	return detect.HistoryRules{
+		LeakWindow: time.Duration(h.LeakWindow), LeakMinGrowth: h.LeakMinGrowthMiBPerHour * (1 << 20),
+		ExhaustionWithin: time.Duration(h.ExhaustionWithin), FaultRatio: h.ThrashingFaultRatio, MinFaultRate: h.ThrashingMinFaultRate,
+	}
+}
+
 // loopback reports whether a listen host is reachable from this machine only.
 func loopback(host string) bool {
 	if host == "localhost" {
@@ -245,6 +266,9 @@ func (c *Config) Validate() error {
 		add("groupWindow: must not be negative, got %s", time.Duration(c.GroupWindow))
 	}
 	if err := c.DetectRules().Validate("rules"); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.HistoryRules().Validate("history"); err != nil {
 		errs = append(errs, err)
 	}
 	h := c.History

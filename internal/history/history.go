@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -115,7 +116,7 @@ func (db *DB) Query(ctx context.Context, q string, at time.Time) (parser.Value, 
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
-	return res.Value, res.Err
+	return detach(res.Value), res.Err
 }
 
 // QueryRange evaluates a range query.
@@ -126,7 +127,23 @@ func (db *DB) QueryRange(ctx context.Context, q string, start, end time.Time, st
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
-	return res.Value, res.Err
+	return detach(res.Value), res.Err
+}
+
+// detach copies a result out of the engine's pools: Close hands its point
+// slices back for the next query to reuse.
+func detach(v parser.Value) parser.Value {
+	switch v := v.(type) {
+	case promql.Vector:
+		return slices.Clone(v)
+	case promql.Matrix:
+		out := make(promql.Matrix, len(v))
+		for i, s := range v {
+			out[i] = promql.Series{Metric: s.Metric, Floats: slices.Clone(s.Floats), Histograms: slices.Clone(s.Histograms), DropName: s.DropName}
+		}
+		return out
+	}
+	return v
 }
 
 // Series returns the label sets of the series matching any of the matchers.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -115,4 +116,31 @@ func ExampleDB_Query() {
 	v, _ := db.Query(context.Background(), `deriv(container_memory_working_set_bytes[30m]) * 3600 / 2^20`, t0.Add(59*time.Minute))
 	fmt.Printf("growth: %.0f MiB/h\n", v.(promql.Vector)[0].F)
 	// Output: growth: 60 MiB/h
+}
+
+// TestResultsOutliveTheQuery: a result stays intact after the next query
+// (the engine reuses its point slices once a query is closed).
+func TestResultsOutliveTheQuery(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Append(context.Background(), leak(60)); err != nil {
+		t.Fatal(err)
+	}
+	q := `container_memory_working_set_bytes`
+	first, err := db.QueryRange(context.Background(), q, t0, t0.Add(59*time.Minute), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(first.(promql.Matrix)[0].Floats)
+	for range 5 {
+		if _, err := db.QueryRange(context.Background(), q+" * 2", t0, t0.Add(59*time.Minute), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := first.(promql.Matrix)[0].Floats; !slices.Equal(got, want) {
+		t.Errorf("the first result changed under later queries: %v... want %v...", got[:3], want[:3])
+	}
 }

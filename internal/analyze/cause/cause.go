@@ -108,11 +108,12 @@ func Analyze(ctx context.Context, h History, node string, at time.Time, pods []h
 	slices.SortFunc(cands, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.pod.Name, b.pod.Name))
 	})
-	ratio, recent, err := faults(ctx, h, node, at, o)
+	spikes, err := FaultSpikes(ctx, h, fmt.Sprintf("node=%q", node), at, o.Recent)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", node, err)
 	}
-	thrashing := recent >= o.MinFaultRate && ratio >= o.FaultRatio
+	spike := spikes[node]
+	thrashing := spike.Thrashing(o.FaultRatio, o.MinFaultRate)
 	if len(cands) == 0 && !thrashing {
 		return nil, nil
 	}
@@ -140,53 +141,74 @@ func Analyze(ctx context.Context, h History, node string, at time.Time, pods []h
 		}
 	}
 	if thrashing {
-		c.PageFaultsPerSecond = recent
-		if !math.IsInf(ratio, 1) {
-			c.PageFaultRatio = ratio // left 0 after a baseline of none (JSON has no infinity)
+		c.PageFaultsPerSecond = spike.Recent
+		if !math.IsInf(spike.Ratio, 1) {
+			c.PageFaultRatio = spike.Ratio // left 0 after a baseline of none (JSON has no infinity)
 		}
-		if math.IsInf(ratio, 1) {
-			parts = append(parts, fmt.Sprintf("major page faults from none to %.0f/s in the %s before", recent, span(o.Recent)))
-		} else {
-			parts = append(parts, fmt.Sprintf("major page faults ×%.0f in the %s before (%.0f/s)", ratio, span(o.Recent), recent))
-		}
+		parts = append(parts, spike.Describe(o.Recent))
 	}
 	c.Summary = strings.Join(parts, "; ")
 	return c, nil
 }
 
-// faults returns the node's peak major-page-fault rate in the recent window
-// and its ratio to the median rate before it (the ratio is +Inf against a
-// zero baseline).
-func faults(ctx context.Context, h History, node string, at time.Time, o Options) (ratio, recent float64, err error) {
-	q := fmt.Sprintf(`max(rate(container_memory_failures_total{failure_type="pgmajfault",id="/",node=%q}[2m]))`, node)
+// Spike is a node's major-page-fault rate in a recent window against its
+// baseline.
+type Spike struct {
+	// Recent is the peak rate (faults/s) in the recent window; Baseline the
+	// median rate before it; Ratio is Recent/Baseline (+Inf after a
+	// baseline of zero, 0 when there is no baseline to compare with).
+	Recent, Baseline, Ratio float64
+}
+
+// Thrashing reports whether the spike reaches ratio times its baseline and
+// at least minRate faults a second.
+func (s Spike) Thrashing(ratio, minRate float64) bool { return s.Recent >= minRate && s.Ratio >= ratio }
+
+// FaultSpikes reads the major-page-fault rate of the nodes matching sel (a
+// PromQL label matcher list such as `node="n1"`, or "" for all) over the
+// hour before at, and returns each node's spike over the last `recent`.
+func FaultSpikes(ctx context.Context, h History, sel string, at time.Time, recent time.Duration) (map[string]Spike, error) {
+	if sel != "" {
+		sel = "," + sel
+	}
+	q := fmt.Sprintf(`max by (node) (rate(container_memory_failures_total{failure_type="pgmajfault",id="/"%s}[2m]))`, sel)
 	v, err := h.QueryRange(ctx, q, at.Add(-time.Hour), at, 30*time.Second)
 	if err != nil {
-		return 0, 0, fmt.Errorf("reading %s's page faults: %w", node, err)
+		return nil, fmt.Errorf("reading major page faults: %w", err)
 	}
+	out := map[string]Spike{}
 	m, _ := v.(promql.Matrix)
-	if len(m) == 0 {
-		return 0, 0, nil
-	}
-	var base []float64
-	for _, f := range m[0].Floats {
-		if time.UnixMilli(f.T).After(at.Add(-o.Recent)) {
-			recent = max(recent, f.F)
-		} else {
-			base = append(base, f.F)
+	for _, series := range m {
+		var sp Spike
+		var base []float64
+		for _, f := range series.Floats {
+			if time.UnixMilli(f.T).After(at.Add(-recent)) {
+				sp.Recent = max(sp.Recent, f.F)
+			} else {
+				base = append(base, f.F)
+			}
 		}
-	}
-	if len(base) == 0 {
-		return 0, recent, nil // no baseline to compare with
-	}
-	slices.Sort(base)
-	b := base[len(base)/2]
-	if b == 0 {
-		if recent == 0 {
-			return 0, 0, nil
+		if len(base) > 0 {
+			slices.Sort(base)
+			sp.Baseline = base[len(base)/2]
+			switch {
+			case sp.Baseline > 0:
+				sp.Ratio = sp.Recent / sp.Baseline
+			case sp.Recent > 0:
+				sp.Ratio = math.Inf(1)
+			}
 		}
-		return math.Inf(1), recent, nil
+		out[series.Metric.Get("node")] = sp
 	}
-	return recent / b, recent, nil
+	return out, nil
+}
+
+// Describe says how a spike compares with the baseline, for messages.
+func (s Spike) Describe(recent time.Duration) string {
+	if math.IsInf(s.Ratio, 1) {
+		return fmt.Sprintf("major page faults from none to %.0f/s in the %s before", s.Recent, span(recent))
+	}
+	return fmt.Sprintf("major page faults ×%.0f in the %s before (%.0f/s)", s.Ratio, span(recent), s.Recent)
 }
 
 func human(bytes float64) string {

@@ -1,0 +1,272 @@
+package detect
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/nodewatch/nodewatch/internal/analyze/cause"
+	"github.com/nodewatch/nodewatch/internal/analyze/leak"
+	"github.com/nodewatch/nodewatch/internal/cluster"
+)
+
+// Rules over the resource history: proactive alerts before anything fails.
+const (
+	ContainerLeaking = "ContainerLeaking"
+	MemoryExhaustion = "MemoryExhaustion"
+	NodeThrashing    = "NodeThrashing"
+)
+
+// HistoryScope prefixes the history rules' incident keys.
+const HistoryScope = "history/"
+
+// HistoryRules holds the history rules' thresholds.
+type HistoryRules struct {
+	// LeakWindow is the history judged for leaks; from an hour on, the
+	// 5-minute aggregates are read instead of raw samples.
+	LeakWindow time.Duration
+	// LeakMinGrowth is the least growth, bytes per hour, that alerts.
+	LeakMinGrowth float64
+	// ExhaustionWithin alerts when a leak will reach its container's limit
+	// or fill its node's allocatable memory within this long.
+	ExhaustionWithin time.Duration
+	// FaultRatio and MinFaultRate make a node thrashing: its major page
+	// faults over the last 5 minutes at FaultRatio times its baseline and
+	// MinFaultRate a second.
+	FaultRatio, MinFaultRate float64
+}
+
+// DefaultHistoryRules returns the documented defaults.
+func DefaultHistoryRules() HistoryRules {
+	return HistoryRules{LeakWindow: 6 * time.Hour, LeakMinGrowth: 100 << 20, ExhaustionWithin: 2 * time.Hour, FaultRatio: 5, MinFaultRate: 10}
+}
+
+// Validate names every bad field under prefix.
+func (r HistoryRules) Validate(prefix string) error {
+	var errs []string
+	if r.LeakWindow < 2*time.Minute {
+		errs = append(errs, fmt.Sprintf("%s.leakWindow: at least 2m, got %s", prefix, r.LeakWindow))
+	}
+	if r.LeakMinGrowth <= 0 {
+		errs = append(errs, fmt.Sprintf("%s.leakMinGrowthMiBPerHour: must be positive", prefix))
+	}
+	if r.ExhaustionWithin <= 0 {
+		errs = append(errs, fmt.Sprintf("%s.exhaustionWithin: must be positive, got %s", prefix, r.ExhaustionWithin))
+	}
+	if r.FaultRatio <= 1 || r.MinFaultRate < 0 {
+		errs = append(errs, fmt.Sprintf("%s.thrashingFaultRatio: must be above 1 (and thrashingMinFaultRate not negative)", prefix))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", joinLines(errs))
+	}
+	return nil
+}
+
+func joinLines(s []string) string {
+	out := ""
+	for i, l := range s {
+		if i > 0 {
+			out += "\n"
+		}
+		out += l
+	}
+	return out
+}
+
+// HistoryQuerier is the resource history (history.DB or history.Remote).
+type HistoryQuerier interface {
+	Query(ctx context.Context, q string, at time.Time) (parser.Value, error)
+	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (parser.Value, error)
+}
+
+// ClusterState is what the history rules read from the cluster: where pods
+// run, their limits and owners, and the nodes' allocatable memory.
+type ClusterState interface {
+	Nodes() []cluster.Node
+	Pods() []*cluster.Pod
+	Owners() cluster.Owners
+}
+
+// History evaluates the history rules.
+type History struct {
+	rules HistoryRules
+	h     HistoryQuerier
+	c     ClusterState
+}
+
+// NewHistory returns the history rules over h and c.
+func NewHistory(rules HistoryRules, h HistoryQuerier, c ClusterState) *History {
+	return &History{rules: rules, h: h, c: c}
+}
+
+type growth struct {
+	pod       *cluster.Pod
+	container string
+	node      string
+	verdict   leak.Verdict
+}
+
+// Evaluate returns the history findings that hold at now: leaking
+// workloads (one finding per workload, its fastest container), leaks that
+// will exhaust a limit or a node soon, and thrashing nodes.
+func (r *History) Evaluate(ctx context.Context, now time.Time) ([]Finding, error) {
+	leaks, err := r.leaks(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	var out []Finding
+	owners := r.c.Owners()
+	byWorkload := map[string]growth{}
+	for _, g := range leaks {
+		o := owners.Resolve(g.pod)
+		key := fmt.Sprintf("%sworkload/%s/%s/%s/", HistoryScope, g.pod.Namespace, o.Kind, o.Name)
+		if prev, ok := byWorkload[key]; !ok || g.verdict.SlopePerHour > prev.verdict.SlopePerHour {
+			byWorkload[key] = g
+		}
+	}
+	free, err := r.nodeFree(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	for key, g := range byWorkload {
+		o := owners.Resolve(g.pod)
+		wl := g.pod.Namespace + "/" + o.Kind + "/" + o.Name
+		out = append(out, Finding{
+			Key: key + "leak", Rule: ContainerLeaking, Severity: Warning, Workload: wl, Reason: "MemoryLeak",
+			Message: fmt.Sprintf("%s leaks: container %s of pod %s grows %s/h (confidence %.0f%%), %s now",
+				wl, g.container, g.pod.Name, mib(g.verdict.SlopePerHour), 100*g.verdict.Confidence, mib(g.verdict.Last)),
+		})
+		if f, ok := r.exhaustion(key, wl, g, free); ok {
+			out = append(out, f)
+		}
+	}
+	spikes, err := cause.FaultSpikes(ctx, r.h, "", now, 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	for node, sp := range spikes {
+		if !sp.Thrashing(r.rules.FaultRatio, r.rules.MinFaultRate) {
+			continue
+		}
+		out = append(out, Finding{
+			Key: HistoryScope + "node/" + node + "/thrashing", Rule: NodeThrashing, Severity: Warning, Node: node,
+			Reason: "MajorPageFaults", Message: fmt.Sprintf("%s is thrashing: %s", node, sp.Describe(5*time.Minute)),
+		})
+	}
+	slices.SortFunc(out, func(a, b Finding) int { return cmp.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// exhaustion: a leak that reaches its container's limit (an OOM kill) or,
+// without one, its node's allocatable memory within ExhaustionWithin.
+func (r *History) exhaustion(key, wl string, g growth, free map[string]float64) (Finding, bool) {
+	var limit *int64
+	for _, c := range g.pod.Containers {
+		if c.Name == g.container && !c.Init {
+			limit = c.Limits.Memory
+		}
+	}
+	var left float64
+	var what string
+	if limit != nil {
+		left, what = float64(*limit)-g.verdict.Last, fmt.Sprintf("reach its memory limit (%s) and be OOM-killed", mib(float64(*limit)))
+	} else {
+		f, ok := free[g.node]
+		if !ok {
+			return Finding{}, false
+		}
+		left, what = f, fmt.Sprintf("exhaust node %s's memory (%s left, no memory limit)", g.node, mib(f))
+	}
+	eta := time.Duration(math.Max(left, 0) / g.verdict.SlopePerHour * float64(time.Hour))
+	if eta > r.rules.ExhaustionWithin {
+		return Finding{}, false
+	}
+	sev := Warning
+	if eta <= r.rules.ExhaustionWithin/4 {
+		sev = Critical
+	}
+	return Finding{
+		Key: key + "exhaustion", Rule: MemoryExhaustion, Severity: sev, Workload: wl, Node: "", Reason: "MemoryExhaustion",
+		Message: fmt.Sprintf("%s will %s in about %s (+%s/h)", wl, what, about(eta), mib(g.verdict.SlopePerHour)),
+	}, true
+}
+
+// leaks judges every container's working set over the leak window.
+func (r *History) leaks(ctx context.Context, now time.Time) ([]growth, error) {
+	metric := `container_memory_working_set_bytes{container!="",container!="POD"}`
+	if r.rules.LeakWindow >= time.Hour {
+		metric = `nodewatch:container_memory_working_set_bytes:max5m`
+	}
+	q := fmt.Sprintf(`%s[%ds]`, metric, int(r.rules.LeakWindow.Seconds()))
+	v, err := r.h.Query(ctx, q, now)
+	if err != nil {
+		return nil, fmt.Errorf("reading the working sets: %w", err)
+	}
+	pods := map[string]*cluster.Pod{}
+	for _, p := range r.c.Pods() {
+		pods[p.Key()] = p
+	}
+	o := leak.DefaultOptions()
+	o.MinSpan, o.SpikeWindow, o.MinSlope = r.rules.LeakWindow/2, r.rules.LeakWindow/8, r.rules.LeakMinGrowth
+	o.MinPoints = 10
+	var out []growth
+	m, _ := v.(promql.Matrix)
+	for _, s := range m {
+		p := pods[s.Metric.Get("namespace")+"/"+s.Metric.Get("pod")]
+		if p == nil || p.Deleting || len(s.Floats) < o.MinPoints {
+			continue // gone: nothing to warn about
+		}
+		pts := make([]leak.Point, len(s.Floats))
+		for i, f := range s.Floats {
+			pts[i] = leak.Point{T: time.UnixMilli(f.T), V: f.F}
+		}
+		if now.Sub(pts[len(pts)-1].T) > r.rules.LeakWindow/4 {
+			continue // stale: the container stopped reporting
+		}
+		verdict := leak.Analyze(pts, o)
+		if verdict.Leak && verdict.SlopePerHour >= r.rules.LeakMinGrowth {
+			out = append(out, growth{pod: p, container: s.Metric.Get("container"), node: p.NodeName, verdict: verdict})
+		}
+	}
+	return out, nil
+}
+
+// nodeFree is each node's allocatable memory minus its pods' working sets.
+func (r *History) nodeFree(ctx context.Context, now time.Time) (map[string]float64, error) {
+	v, err := r.h.Query(ctx, `sum by (node) (container_memory_working_set_bytes{container!="",container!="POD"})`, now)
+	if err != nil {
+		return nil, fmt.Errorf("reading the nodes' working sets: %w", err)
+	}
+	used := map[string]float64{}
+	vec, _ := v.(promql.Vector)
+	for _, s := range vec {
+		used[s.Metric.Get("node")] = s.F
+	}
+	out := map[string]float64{}
+	for _, n := range r.c.Nodes() {
+		if n.AllocatableMemory > 0 {
+			out[n.Name] = float64(n.AllocatableMemory) - used[n.Name]
+		}
+	}
+	return out, nil
+}
+
+func about(d time.Duration) string {
+	if d >= 90*time.Minute {
+		return fmt.Sprintf("%.0f h", d.Hours())
+	}
+	return fmt.Sprintf("%.0f min", max(d.Minutes(), 1))
+}
+
+func mib(b float64) string {
+	if math.Abs(b) >= 1<<30 {
+		return fmt.Sprintf("%.1f GiB", b/(1<<30))
+	}
+	return fmt.Sprintf("%.0f MiB", b/(1<<20))
+}

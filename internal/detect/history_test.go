@@ -1,0 +1,128 @@
+package detect
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/nodewatch/nodewatch/internal/cluster"
+	"github.com/nodewatch/nodewatch/internal/collect"
+	"github.com/nodewatch/nodewatch/internal/history"
+)
+
+type state struct {
+	nodes []cluster.Node
+	pods  []*cluster.Pod
+}
+
+func (s state) Nodes() []cluster.Node  { return s.nodes }
+func (s state) Pods() []*cluster.Pod   { return s.pods }
+func (s state) Owners() cluster.Owners { return cluster.Owners{} }
+
+func podOn(ns, name, node string, limit *int64) *cluster.Pod {
+	return &cluster.Pod{Namespace: ns, Name: name, NodeName: node, Owner: cluster.Owner{Kind: "ReplicationController", Name: strings.TrimSuffix(name, "-1")},
+		Containers: []cluster.Container{{Name: "app", Limits: cluster.Resources{Memory: limit}}}}
+}
+
+// TestHistoryRules: 30 minutes of 30 s samples. ue-1 leaks 2 GiB/h without
+// a limit on n1 (6 GiB free: exhaustion in ~3 h, beyond the 2 h default);
+// oom-1 leaks 1 GiB/h with 1 GiB limit, 600 MiB used (OOM in ~25 min);
+// steady-1 is flat; n2 thrashes in the last 3 minutes.
+func TestHistoryRules(t *testing.T) {
+	ctx := context.Background()
+	db, err := history.Open(t.TempDir(), history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	mem := func(ns, pod, node string) labels.Labels {
+		return labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", ns, "pod", pod, "container", "app", "node", node)
+	}
+	faults := func(node string) labels.Labels {
+		return labels.FromStrings("__name__", "container_memory_failures_total", "failure_type", "pgmajfault", "scope", "hierarchy", "id", "/", "node", node)
+	}
+	var batch []collect.Sample
+	var c1, c2 float64
+	steps := 60
+	for i := range steps {
+		ts := t0.Add(time.Duration(i) * 30 * time.Second).UnixMilli()
+		c1 += 30
+		if i >= steps-6 {
+			c2 += 30 * 500
+		} else {
+			c2 += 30
+		}
+		h := float64(i) / 120 // hours
+		batch = append(batch,
+			collect.Sample{Labels: mem("emails", "ue-1", "n1"), T: ts, V: float64(1<<30) + h*float64(2<<30)},
+			collect.Sample{Labels: mem("batch", "oom-1", "n2"), T: ts, V: float64(100<<20) + h*float64(1<<30)},
+			collect.Sample{Labels: mem("web", "steady-1", "n1"), T: ts, V: float64(300 << 20)},
+			collect.Sample{Labels: faults("n1"), T: ts, V: c1},
+			collect.Sample{Labels: faults("n2"), T: ts, V: c2},
+		)
+	}
+	if _, err := db.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	lim := int64(1 << 30)
+	st := state{
+		nodes: []cluster.Node{{Name: "n1", AllocatableMemory: 8 << 30}, {Name: "n2", AllocatableMemory: 8 << 30}},
+		pods:  []*cluster.Pod{podOn("emails", "ue-1", "n1", nil), podOn("batch", "oom-1", "n2", &lim), podOn("web", "steady-1", "n1", nil)},
+	}
+	rules := DefaultHistoryRules()
+	rules.LeakWindow = 30 * time.Minute
+	now := t0.Add(time.Duration(steps-1) * 30 * time.Second)
+	got, err := NewHistory(rules, db, st).Evaluate(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"history/node/n2/thrashing":                                   NodeThrashing,
+		"history/workload/batch/ReplicationController/oom/exhaustion": MemoryExhaustion,
+		"history/workload/batch/ReplicationController/oom/leak":       ContainerLeaking,
+		"history/workload/emails/ReplicationController/ue/leak":       ContainerLeaking,
+	}
+	if len(got) != len(want) {
+		t.Errorf("findings:\n%s", dump(got))
+	}
+	for _, f := range got {
+		if want[f.Key] != f.Rule {
+			t.Errorf("unexpected %s %s: %s", f.Rule, f.Key, f.Message)
+		}
+		switch f.Rule {
+		case MemoryExhaustion:
+			// 25 minutes left: within a quarter of the 2 h horizon, critical.
+			if !strings.Contains(f.Message, "OOM-killed in about 25 min") || f.Severity != Critical {
+				t.Errorf("exhaustion: %s %s", f.Severity, f.Message)
+			}
+		case ContainerLeaking:
+			if strings.HasPrefix(f.Workload, "emails/") && !strings.Contains(f.Message, "2.0 GiB/h") {
+				t.Errorf("leak rate: %s", f.Message)
+			}
+		}
+	}
+	// Within 4 h, the unbounded leak exhausts n1 too.
+	rules.ExhaustionWithin = 4 * time.Hour
+	got, _ = NewHistory(rules, db, st).Evaluate(ctx, now)
+	found := false
+	for _, f := range got {
+		if f.Key == "history/workload/emails/ReplicationController/ue/exhaustion" {
+			found = strings.Contains(f.Message, "exhaust node n1's memory") && strings.Contains(f.Message, "no memory limit")
+		}
+	}
+	if !found {
+		t.Errorf("no node exhaustion for the unbounded leak:\n%s", dump(got))
+	}
+}
+
+func dump(fs []Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		b.WriteString(f.Key + " " + f.Rule + " " + f.Severity + ": " + f.Message + "\n")
+	}
+	return b.String()
+}
