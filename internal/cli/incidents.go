@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/duration"
 
+	"github.com/nodewatch/nodewatch/internal/config"
 	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/report"
 	"github.com/nodewatch/nodewatch/internal/store"
@@ -58,8 +59,11 @@ func loadIncidents(ctx context.Context, server, dataDir string) ([]incident.Inci
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err == nil {
-			if resp, err := http.DefaultClient.Do(req); err == nil {
+			if resp, err := (&http.Client{Transport: daemonRoundTripper()}).Do(req); err == nil {
 				defer resp.Body.Close()
+				if resp.StatusCode == http.StatusUnauthorized {
+					return nil, "", fmt.Errorf("the daemon at %s requires its --auth-token: set $%s", server, config.EnvAuthToken)
+				}
 				if resp.StatusCode == http.StatusOK {
 					var list []incident.Incident
 					if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {

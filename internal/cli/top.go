@@ -25,7 +25,7 @@ func historyAPI(server string) (promv1.API, error) {
 	if !strings.Contains(server, "://") {
 		server = "http://" + server
 	}
-	c, err := api.NewClient(api.Config{Address: server})
+	c, err := api.NewClient(api.Config{Address: server, RoundTripper: daemonRoundTripper()})
 	if err != nil {
 		return nil, fmt.Errorf("--server %s: %w", server, err)
 	}
