@@ -6,7 +6,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/nodewatch/nodewatch/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 15s
 
-.PHONY: all build simcluster peers demo test unit e2e fuzz bench vet clean
+.PHONY: all build simcluster peers browser demo test unit e2e fuzz bench vet clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 all: build
 
@@ -18,10 +19,14 @@ build:
 simcluster:
 	bash hack/build-simcluster.sh >/dev/null
 
-# Real peers for contract tests (Alertmanager v0.31.1), built once from the
-# Go module proxy into ~/.cache/nodewatch (about a minute).
+# Real peers for contract tests (Alertmanager v0.31.1, Prometheus v0.316.0),
+# built once from the Go module proxy into ~/.cache/nodewatch (a few minutes).
 peers:
 	bash hack/build-peers.sh >/dev/null
+
+# Headless Chromium for the dashboard's browser tests (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (apt-get)"; $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # The story on a simulated cluster: nodes, workloads, a node that fails, and
 # what nodewatch reports.
@@ -30,7 +35,7 @@ demo: build simcluster
 
 # Every test: unit tests with the race detector, fuzz targets briefly, and
 # the end-to-end tests on the simulated cluster, which may not skip here.
-test: simcluster peers vet unit fuzz e2e
+test: simcluster peers browser vet unit fuzz e2e
 
 vet:
 	$(GO) vet ./...
@@ -45,7 +50,7 @@ fuzz:
 	$(GO) test ./internal/dump -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/collect -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
-e2e: simcluster peers
+e2e: simcluster peers browser
 	NODEWATCH_REQUIRE_SIMCLUSTER=1 NODEWATCH_REQUIRE_PEERS=1 $(GO) test -count=1 -timeout 30m -v ./test/e2e/...
 
 bench:
