@@ -104,6 +104,6 @@ requests and limits.`,
 	f.BoolVarP(&g.allNamespaces, "all-namespaces", "A", false, "pods of all namespaces (the default where a command says so)")
 	f.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newCheck(g), newRun(g), newIncidents(g), newTop(g), newHistory(g), newSuspects(g), newLeaks(g), newVersion(g))
-	root.AddCommand(newAudit(g))
+	root.AddCommand(newAudit(g), newExplain(g))
 	return root
 }

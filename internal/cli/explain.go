@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"github.com/spf13/cobra"
+
+	"github.com/nodewatch/nodewatch/internal/health"
+	"github.com/nodewatch/nodewatch/internal/incident"
+	"github.com/nodewatch/nodewatch/internal/report"
+)
+
+// Explanation is a node's (or an incident's) timeline: what happened, and
+// the history around it.
+type Explanation struct {
+	Node string    `json:"node"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Entries are the timeline, oldest first: incidents opening and
+	// closing, notifications sent, Kubernetes events.
+	Entries []Entry `json:"timeline"`
+	// Causes are the likely causes the incidents named.
+	Causes []health.Cause `json:"likelyCauses"`
+	// Pods are the heaviest pods' working sets on the node over the range.
+	Pods []ContainerHistory `json:"pods"`
+	// PageFaults is the node's major-page-fault rate (per second).
+	PageFaults []Rate `json:"majorPageFaults"`
+	// Missing says what could not be read (no history, no daemon).
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Entry is one timeline line.
+type Entry struct {
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"` // incident, resolved, notification, event
+	Rule     string    `json:"rule,omitempty"`
+	Incident string    `json:"incident,omitempty"`
+	Text     string    `json:"text"`
+}
+
+// Rate is one point of a per-second rate.
+type Rate struct {
+	Time  time.Time `json:"time"`
+	Value float64   `json:"value"`
+}
+
+func newExplain(g *globals) *cobra.Command {
+	var server, dataDir, output string
+	var since time.Duration
+	var top int
+	cmd := &cobra.Command{
+		Use:   "explain node NAME | explain incident ID",
+		Short: "A node's or an incident's timeline: Ready and Lease incidents, alerts, events, the heaviest pods' memory and the page faults",
+		Long: `Explain puts together what nodewatch knows about a node or an incident: the
+incidents (early warnings, NotReady, pressure, thrashing) with their likely
+causes, the notifications sent, the Kubernetes events kept with them, and
+from the history the memory of the node's heaviest pods and its major page
+faults over the same time.`,
+		Example: `  nodewatch explain node ip-172-20-1-11
+  nodewatch explain node ip-172-20-1-11 --since 24h -o json
+  nodewatch explain incident 20261129-115230-3f2a1b`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := report.ParseFormat(output, report.Text, report.JSON, report.YAML)
+			if err != nil {
+				return err
+			}
+			if since <= 0 {
+				return fmt.Errorf("--since must be positive, got %s", since)
+			}
+			incs, _, err := loadIncidents(cmd.Context(), server, dataDir)
+			if err != nil {
+				return err
+			}
+			now := g.now()
+			var node string
+			from, to := now.Add(-since), now
+			switch args[0] {
+			case "node":
+				node = args[1]
+				incs = slices.DeleteFunc(incs, func(i incident.Incident) bool {
+					return i.Node != node || (i.End != nil && i.End.Before(from))
+				})
+			case "incident":
+				i := slices.IndexFunc(incs, func(i incident.Incident) bool { return i.ID == args[1] })
+				if i < 0 {
+					return fmt.Errorf("no incident %q (nodewatch incidents lists them)", args[1])
+				}
+				inc := incs[i]
+				if inc.Node == "" {
+					return fmt.Errorf("incident %s is about %s, not a node: nodewatch incidents -o json shows its details", inc.ID, inc.Workload)
+				}
+				node, incs = inc.Node, []incident.Incident{inc}
+				start := inc.Start
+				if !inc.Since.IsZero() && inc.Since.Before(start) {
+					start = inc.Since
+				}
+				from, to = start.Add(-since), now
+				if inc.End != nil {
+					to = inc.End.Add(10 * time.Minute)
+				}
+			default:
+				return fmt.Errorf("explain %q: use explain node NAME or explain incident ID", args[0])
+			}
+			x := Explanation{Node: node, From: from.UTC(), To: to.UTC(), Entries: timeline(incs, from, to)}
+			for _, i := range incs {
+				if i.Cause != nil {
+					x.Causes = append(x.Causes, *i.Cause)
+				}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			if err := x.readHistory(ctx, server, top); err != nil {
+				x.Missing = append(x.Missing, "history: "+err.Error())
+			}
+			return report.Write(g.Out, format, x, func(w io.Writer) error { return explainText(w, &x) })
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the running daemon (history and incidents)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "./nodewatch-data", "the data dir to read incidents from when no daemon answers")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	cmd.Flags().DurationVar(&since, "since", 6*time.Hour, "how far back to look (for an incident: before it began)")
+	cmd.Flags().IntVar(&top, "top", 5, "how many of the node's heaviest pods to show")
+	return cmd
+}
+
+// timeline lists the incidents' openings, escalations, notifications,
+// resolutions and events between from and to, oldest first.
+func timeline(incs []incident.Incident, from, to time.Time) []Entry {
+	var out []Entry
+	add := func(e Entry) {
+		if !e.Time.Before(from) && !e.Time.After(to) {
+			e.Time = e.Time.UTC()
+			out = append(out, e)
+		}
+	}
+	for _, i := range incs {
+		since := i.Since
+		if since.IsZero() {
+			since = i.Start
+		}
+		add(Entry{Time: since, Kind: "incident", Rule: i.Rule, Incident: i.ID, Text: strings.TrimSpace(i.Reason + ": " + i.Message)})
+		for _, n := range i.Notifications {
+			add(Entry{Time: n.At, Kind: "notification", Rule: n.Rule, Incident: i.ID, Text: n.Status + " (" + n.Key + ")"})
+		}
+		for _, e := range i.Events {
+			add(Entry{Time: e.Time, Kind: "event", Incident: i.ID, Text: fmt.Sprintf("%s %s: %s", e.Type, e.Reason, e.Message)})
+		}
+		if i.End != nil {
+			add(Entry{Time: *i.End, Kind: "resolved", Rule: i.Rule, Incident: i.ID, Text: "after " + i.End.Sub(since).Round(time.Second).String()})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Entry) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+// readHistory fills the heaviest pods' memory and the page-fault rate.
+func (x *Explanation) readHistory(ctx context.Context, server string, top int) error {
+	a, err := historyAPI(server)
+	if err != nil {
+		return err
+	}
+	span := x.To.Sub(x.From)
+	step := max(span/120, time.Second)
+	r := promv1.Range{Start: x.From, End: x.To, Step: step}
+	q := fmt.Sprintf(`topk(%d, max_over_time(sum by (namespace, pod) (container_memory_working_set_bytes{node=%q,container!="",container!="POD"})[%ds:%ds]))`,
+		top, x.Node, int(span.Seconds()), int(step.Seconds()))
+	v, _, _, err := a.Query(ctx, q, x.To)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", q, err)
+	}
+	vec, _ := v.(model.Vector)
+	for _, s := range vec {
+		ns, pod := string(s.Metric["namespace"]), string(s.Metric["pod"])
+		q := fmt.Sprintf(`sum by (namespace, pod) (container_memory_working_set_bytes{namespace=%q,pod=%q,node=%q,container!="",container!="POD"})`, ns, pod, x.Node)
+		m, _, _, err := a.QueryRange(ctx, q, r)
+		if err != nil {
+			return fmt.Errorf("query %s: %w", q, err)
+		}
+		for _, s := range m.(model.Matrix) {
+			h := ContainerHistory{Namespace: ns, Pod: pod, Node: x.Node}
+			for i, p := range s.Values {
+				b := int64(p.Value)
+				h.Points = append(h.Points, Point{Time: p.Timestamp.Time().UTC(), Bytes: b})
+				if i == 0 || b < h.Min {
+					h.Min = b
+				}
+				h.Max, h.Last = max(h.Max, b), b
+			}
+			x.Pods = append(x.Pods, h)
+		}
+	}
+	slices.SortFunc(x.Pods, func(a, b ContainerHistory) int {
+		return cmp.Or(cmp.Compare(b.Max, a.Max), cmp.Compare(a.Pod, b.Pod))
+	})
+	q = fmt.Sprintf(`max(rate(container_memory_failures_total{failure_type="pgmajfault",id="/",node=%q}[2m]))`, x.Node)
+	v, _, _, err = a.QueryRange(ctx, q, r)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", q, err)
+	}
+	for _, s := range v.(model.Matrix) {
+		for _, p := range s.Values {
+			x.PageFaults = append(x.PageFaults, Rate{Time: p.Timestamp.Time().UTC(), Value: float64(p.Value)})
+		}
+	}
+	return nil
+}
+
+func explainText(w io.Writer, x *Explanation) error {
+	fmt.Fprintf(w, "Node %s, %s → %s\n", x.Node, x.From.Format(time.RFC3339), x.To.Format(time.RFC3339))
+	fmt.Fprintln(w, "\nTIMELINE")
+	if len(x.Entries) == 0 {
+		fmt.Fprintln(w, "  no incidents in this time")
+	}
+	for _, e := range x.Entries {
+		label := e.Kind
+		if e.Rule != "" {
+			label += " " + e.Rule
+		}
+		fmt.Fprintf(w, "  %s  %-30s %s\n", e.Time.Format("2006-01-02 15:04:05"), label, e.Text)
+	}
+	if len(x.Causes) > 0 {
+		fmt.Fprintln(w, "\nLIKELY CAUSE")
+		for _, c := range x.Causes {
+			fmt.Fprintf(w, "  %s\n", c.Summary)
+			for _, ev := range c.Evidence {
+				fmt.Fprintf(w, "    %s\n", ev)
+			}
+		}
+	}
+	if len(x.Pods) > 0 {
+		fmt.Fprintln(w, "\nMEMORY (heaviest pods on the node, working set)")
+		for _, p := range x.Pods {
+			fmt.Fprintf(w, "  %-50s min %-9s max %-9s last %-9s %s\n", p.Namespace+"/"+p.Pod,
+				report.Bytes(&p.Min, "-"), report.Bytes(&p.Max, "-"), report.Bytes(&p.Last, "-"), Sparkline(p.Points, p.Min, p.Max))
+		}
+	}
+	if len(x.PageFaults) > 0 {
+		pts := make([]Point, len(x.PageFaults))
+		var peak Rate
+		for i, r := range x.PageFaults {
+			pts[i] = Point{Time: r.Time, Bytes: int64(r.Value)}
+			if r.Value > peak.Value {
+				peak = r
+			}
+		}
+		fmt.Fprintf(w, "\nMAJOR PAGE FAULTS/s  %s  peak %.0f/s", Sparkline(pts, 0, int64(peak.Value)), peak.Value)
+		if !peak.Time.IsZero() {
+			fmt.Fprintf(w, " at %s", peak.Time.Format("15:04:05"))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, m := range x.Missing {
+		fmt.Fprintf(w, "\n(not shown: %s)\n", m)
+	}
+	return nil
+}
