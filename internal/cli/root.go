@@ -105,5 +105,6 @@ requests and limits.`,
 	f.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newCheck(g), newRun(g), newIncidents(g), newTop(g), newHistory(g), newSuspects(g), newLeaks(g), newVersion(g))
 	root.AddCommand(newAudit(g), newExplain(g))
+	root.AddCommand(newRecommend(g))
 	return root
 }

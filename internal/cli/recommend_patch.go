@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nodewatch/nodewatch/internal/kube"
+)
+
+// templatePath is where each patchable kind keeps its pod template's spec.
+var templatePath = map[string][]string{
+	"Deployment":            {"spec", "template", "spec"},
+	"StatefulSet":           {"spec", "template", "spec"},
+	"DaemonSet":             {"spec", "template", "spec"},
+	"ReplicaSet":            {"spec", "template", "spec"},
+	"ReplicationController": {"spec", "template", "spec"},
+	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// WorkloadPatch is a strategic-merge patch of one workload's pod template.
+type WorkloadPatch struct {
+	Namespace, Kind, Name string
+	Patch                 []byte
+}
+
+func (p WorkloadPatch) String() string {
+	return fmt.Sprintf("%s/%s -n %s", strings.ToLower(p.Kind), p.Name, p.Namespace)
+}
+
+// Patches returns the patch of every workload with a sized container.
+func (r RecommendReport) Patches() []WorkloadPatch {
+	var out []WorkloadPatch
+	for _, w := range r.Workloads {
+		if b, _ := patchFor(w); b != nil {
+			out = append(out, WorkloadPatch{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Patch: b})
+		}
+	}
+	return out
+}
+
+// patchFor builds the strategic-merge patch setting the recommended
+// resources of w's sized containers (matched by name; sidecars among the
+// initContainers), or says why there is none. Only the recommended keys are
+// set: a CPU limit the user has stays unless --cpu-limits sizes it.
+func patchFor(w WorkloadRecommendation) ([]byte, string) {
+	var containers, sidecars []any
+	var why []string
+	for _, c := range w.Containers {
+		if c.Recommended == nil {
+			why = append(why, c.Name+": "+c.Note)
+			continue
+		}
+		req := map[string]string{"memory": bytesOf(*c.Recommended.MemoryRequest), "cpu": milli(*c.Recommended.CPURequest)}
+		lim := map[string]string{"memory": bytesOf(*c.Recommended.MemoryLimit)}
+		if c.Recommended.CPULimit != nil {
+			lim["cpu"] = milli(*c.Recommended.CPULimit)
+		}
+		entry := map[string]any{"name": c.Name, "resources": map[string]any{"requests": req, "limits": lim}}
+		if c.Sidecar {
+			sidecars = append(sidecars, entry)
+		} else {
+			containers = append(containers, entry)
+		}
+	}
+	if containers == nil && sidecars == nil {
+		return nil, strings.Join(why, "; ")
+	}
+	path, ok := templatePath[w.Kind]
+	if !ok {
+		switch w.Kind {
+		case "Job":
+			return nil, "a Job's pod template cannot be changed: set the resources in what creates the Job"
+		case "Pod":
+			return nil, "a bare pod's resources cannot be patched: set them in what creates the pod"
+		}
+		return nil, fmt.Sprintf("kind %s is not patched by nodewatch: set the resources in its pod template", w.Kind)
+	}
+	spec := map[string]any{}
+	if containers != nil {
+		spec["containers"] = containers
+	}
+	if sidecars != nil {
+		spec["initContainers"] = sidecars
+	}
+	var v any = spec
+	for i := len(path) - 1; i >= 0; i-- {
+		v = map[string]any{path[i]: v}
+	}
+	b, err := json.Marshal(v)
+	if err != nil { // maps of strings: cannot happen
+		return nil, err.Error()
+	}
+	return b, ""
+}
+
+// writePatches prints a kubectl patch command per workload with a patch and
+// a comment for those without, so the output can be reviewed and run.
+func writePatches(w io.Writer, r RecommendReport, access kube.Access) error {
+	var extra string
+	if access.Kubeconfig != "" {
+		extra += " --kubeconfig " + shellQuote(access.Kubeconfig)
+	}
+	if access.Context != "" {
+		extra += " --context " + shellQuote(access.Context)
+	}
+	fmt.Fprintf(w, "# nodewatch recommend: %d workload(s), memory reserved %s → %s (from %s of history)\n",
+		len(r.Workloads), bytesOf(r.MemoryReservedBefore), bytesOf(r.MemoryReservedAfter), r.Since)
+	for _, wl := range r.Workloads {
+		b, why := patchFor(wl)
+		if b == nil {
+			fmt.Fprintf(w, "# %s %s/%s: no patch: %s\n", wl.Namespace, wl.Kind, wl.Name, why)
+			continue
+		}
+		p := WorkloadPatch{Namespace: wl.Namespace, Kind: wl.Kind, Name: wl.Name, Patch: b}
+		if why != "" {
+			fmt.Fprintf(w, "# %s %s/%s: not sized: %s\n", wl.Namespace, wl.Kind, wl.Name, why)
+		}
+		if _, err := fmt.Fprintf(w, "kubectl patch %s --type strategic -p %s%s\n", p, shellQuote(string(b)), extra); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// applyPatches runs every patch as a server-side dry run first (admission,
+// validation, LimitRanges and quotas included) and applies them only when
+// all pass, so a refused patch leaves the cluster unchanged.
+func applyPatches(ctx context.Context, c kubernetes.Interface, ps []WorkloadPatch, log io.Writer) error {
+	if len(ps) == 0 {
+		_, err := fmt.Fprintln(log, "Nothing to apply: no workload has a sized container.")
+		return err
+	}
+	var errs []error
+	for _, p := range ps {
+		if err := patchWorkload(ctx, c, p, true); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("server-side dry run refused %d of %d patch(es), nothing was applied:\n%w", len(errs), len(ps), errors.Join(errs...))
+	}
+	for i, p := range ps {
+		if err := patchWorkload(ctx, c, p, false); err != nil {
+			return fmt.Errorf("applying %s (after %d of %d applied): %w", p, i, len(ps), err)
+		}
+		fmt.Fprintf(log, "%s/%s patched (namespace %s)\n", strings.ToLower(p.Kind), p.Name, p.Namespace)
+	}
+	return nil
+}
+
+func patchWorkload(ctx context.Context, c kubernetes.Interface, p WorkloadPatch, dryRun bool) error {
+	o := metav1.PatchOptions{FieldManager: "nodewatch-recommend"}
+	if dryRun {
+		o.DryRun = []string{metav1.DryRunAll}
+	}
+	pt, ns := types.StrategicMergePatchType, p.Namespace
+	var err error
+	switch p.Kind {
+	case "Deployment":
+		_, err = c.AppsV1().Deployments(ns).Patch(ctx, p.Name, pt, p.Patch, o)
+	case "StatefulSet":
+		_, err = c.AppsV1().StatefulSets(ns).Patch(ctx, p.Name, pt, p.Patch, o)
+	case "DaemonSet":
+		_, err = c.AppsV1().DaemonSets(ns).Patch(ctx, p.Name, pt, p.Patch, o)
+	case "ReplicaSet":
+		_, err = c.AppsV1().ReplicaSets(ns).Patch(ctx, p.Name, pt, p.Patch, o)
+	case "ReplicationController":
+		_, err = c.CoreV1().ReplicationControllers(ns).Patch(ctx, p.Name, pt, p.Patch, o)
+	case "CronJob":
+		_, err = c.BatchV1().CronJobs(ns).Patch(ctx, p.Name, pt, p.Patch, o)
+	default:
+		err = fmt.Errorf("kind %s cannot be patched", p.Kind)
+	}
+	return err
+}
