@@ -136,8 +136,11 @@ faults over the same time.`,
 // resolutions and events between from and to, oldest first.
 func timeline(incs []incident.Incident, from, to time.Time) []Entry {
 	var out []Entry
+	seen := map[string]bool{} // events kept with several incidents appear once
 	add := func(e Entry) {
-		if !e.Time.Before(from) && !e.Time.After(to) {
+		key := e.Time.String() + e.Kind + e.Text
+		if !e.Time.Before(from) && !e.Time.After(to) && !seen[key] {
+			seen[key] = true
 			e.Time = e.Time.UTC()
 			out = append(out, e)
 		}

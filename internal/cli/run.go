@@ -119,6 +119,7 @@ $NODEWATCH_AUTH_TOKEN), or --insecure-listen.`,
 	durationFlag(f, &fc.History.LeakWindow, "leak-window", "history judged for proactive leak alerts")
 	f.Float64Var(&fc.History.LeakMinGrowthMiBPerHour, "leak-min-growth", fc.History.LeakMinGrowthMiBPerHour, "the least growth, in MiB per hour, that raises a leak alert")
 	durationFlag(f, &fc.History.ExhaustionWithin, "exhaustion-within", "alert when a leak will reach its limit or fill its node within this long")
+	durationFlag(f, &fc.History.ThrashingWindow, "thrashing-window", "how recent the major-page-fault spike of a thrashing node is, against the hour before")
 	f.StringVar(&fc.History.RemoteWriteURL, "remote-write-url", "", "also send every scraped sample to this remote-write endpoint (e.g. http://prometheus:9090/api/v1/write)")
 	return cmd
 }
@@ -163,6 +164,7 @@ func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 		"leak-window":                     func() { cfg.History.LeakWindow = fc.History.LeakWindow },
 		"leak-min-growth":                 func() { cfg.History.LeakMinGrowthMiBPerHour = fc.History.LeakMinGrowthMiBPerHour },
 		"exhaustion-within":               func() { cfg.History.ExhaustionWithin = fc.History.ExhaustionWithin },
+		"thrashing-window":                func() { cfg.History.ThrashingWindow = fc.History.ThrashingWindow },
 	}
 	f.Visit(func(fl *pflag.Flag) {
 		if apply, ok := set[fl.Name]; ok {

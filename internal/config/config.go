@@ -112,8 +112,9 @@ type History struct {
 	ExhaustionWithin        Duration `json:"exhaustionWithin"`
 	// ThrashingFaultRatio and ThrashingMinFaultRate make a node thrashing:
 	// major page faults at that many times its baseline, and that many a second.
-	ThrashingFaultRatio   float64 `json:"thrashingFaultRatio"`
-	ThrashingMinFaultRate float64 `json:"thrashingMinFaultRate"`
+	ThrashingFaultRatio   float64  `json:"thrashingFaultRatio"`
+	ThrashingMinFaultRate float64  `json:"thrashingMinFaultRate"`
+	ThrashingWindow       Duration `json:"thrashingWindow"`
 }
 
 // Rules mirrors detect.Rules in YAML form.
@@ -167,7 +168,7 @@ func Default() Config {
 			KubeletAddressTypes: []string{"InternalIP", "Hostname", "ExternalIP"}, KubeletScheme: "https",
 			Retention: Duration(14 * 24 * time.Hour), CauseMinHistory: Duration(10 * time.Minute),
 			LeakWindow: Duration(6 * time.Hour), LeakMinGrowthMiBPerHour: 100, ExhaustionWithin: Duration(2 * time.Hour),
-			ThrashingFaultRatio: 5, ThrashingMinFaultRate: 10,
+			ThrashingFaultRatio: 5, ThrashingMinFaultRate: 10, ThrashingWindow: Duration(5 * time.Minute),
 		},
 	}
 }
@@ -229,6 +230,7 @@ func (c *Config) HistoryRules() detect.HistoryRules {
 	return detect.HistoryRules{
 		LeakWindow: time.Duration(h.LeakWindow), LeakMinGrowth: h.LeakMinGrowthMiBPerHour * (1 << 20),
 		ExhaustionWithin: time.Duration(h.ExhaustionWithin), FaultRatio: h.ThrashingFaultRatio, MinFaultRate: h.ThrashingMinFaultRate,
+		ThrashingWindow: time.Duration(h.ThrashingWindow),
 	}
 }
 

@@ -37,14 +37,16 @@ type HistoryRules struct {
 	// or fill its node's allocatable memory within this long.
 	ExhaustionWithin time.Duration
 	// FaultRatio and MinFaultRate make a node thrashing: its major page
-	// faults over the last 5 minutes at FaultRatio times its baseline and
-	// MinFaultRate a second.
+	// faults over the last ThrashingWindow at FaultRatio times its baseline
+	// (the median of the hour before) and MinFaultRate a second.
 	FaultRatio, MinFaultRate float64
+	ThrashingWindow          time.Duration
 }
 
 // DefaultHistoryRules returns the documented defaults.
 func DefaultHistoryRules() HistoryRules {
-	return HistoryRules{LeakWindow: 6 * time.Hour, LeakMinGrowth: 100 << 20, ExhaustionWithin: 2 * time.Hour, FaultRatio: 5, MinFaultRate: 10}
+	return HistoryRules{LeakWindow: 6 * time.Hour, LeakMinGrowth: 100 << 20, ExhaustionWithin: 2 * time.Hour, FaultRatio: 5, MinFaultRate: 10,
+		ThrashingWindow: 5 * time.Minute}
 }
 
 // Validate names every bad field under prefix.
@@ -61,6 +63,9 @@ func (r HistoryRules) Validate(prefix string) error {
 	}
 	if r.FaultRatio <= 1 || r.MinFaultRate < 0 {
 		errs = append(errs, fmt.Sprintf("%s.thrashingFaultRatio: must be above 1 (and thrashingMinFaultRate not negative)", prefix))
+	}
+	if r.ThrashingWindow < 30*time.Second || r.ThrashingWindow > 30*time.Minute {
+		errs = append(errs, fmt.Sprintf("%s.thrashingWindow: between 30s and 30m, got %s", prefix, r.ThrashingWindow))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", joinLines(errs))
@@ -146,7 +151,7 @@ func (r *History) Evaluate(ctx context.Context, now time.Time) ([]Finding, error
 			out = append(out, f)
 		}
 	}
-	spikes, err := cause.FaultSpikes(ctx, r.h, "", now, 5*time.Minute)
+	spikes, err := cause.FaultSpikes(ctx, r.h, "", now, r.rules.ThrashingWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +161,7 @@ func (r *History) Evaluate(ctx context.Context, now time.Time) ([]Finding, error
 		}
 		out = append(out, Finding{
 			Key: HistoryScope + "node/" + node + "/thrashing", Rule: NodeThrashing, Severity: Warning, Node: node,
-			Reason: "MajorPageFaults", Message: fmt.Sprintf("%s is thrashing: %s", node, sp.Describe(5*time.Minute)),
+			Reason: "MajorPageFaults", Message: fmt.Sprintf("%s is thrashing: %s", node, sp.Describe(r.rules.ThrashingWindow)),
 		})
 	}
 	slices.SortFunc(out, func(a, b Finding) int { return cmp.Compare(a.Key, b.Key) })

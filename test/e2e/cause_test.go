@@ -51,11 +51,22 @@ func TestLikelyCauseInAlert(t *testing.T) {
 	defer rx.Close()
 	d := startDaemon(t, c.Kubeconfig, t.TempDir(), []string{"NODEWATCH_SLACK_WEBHOOK=" + rx.URL},
 		"--scrape-interval", "2s", "--scrape-timeout", "2s", "--kubelet-insecure-tls", "--group-window", "0",
-		"--cause-min-history", "1m")
+		"--cause-min-history", "1m", "--leak-window", "2m", "--thrashing-window", "30s")
+
+	// Before anything fails: the proactive alerts name the leak, and when
+	// it will fill the node (16 GiB at 300 MiB a minute: within the hour).
+	leakMsg := waitMessage(t, ctx, rx, 120*time.Second, "emails/Deployment/unanswered-emails leaks")
+	if !strings.Contains(header(leakMsg), "GiB/h") {
+		t.Errorf("leak alert: %q", header(leakMsg))
+	}
+	waitMessage(t, ctx, rx, 60*time.Second, "emails/Deployment/unanswered-emails will exhaust node "+victim+"'s memory")
+	if n := count(rx, "frontend leaks"); n != 0 {
+		t.Errorf("the steady frontend was called a leak %d times", n)
+	}
 
 	// 80 s of history, then the node thrashes: its major-page-fault counter
 	// climbs by 60,000 in a few seconds.
-	time.Sleep(80 * time.Second)
+	time.Sleep(20 * time.Second)
 	for i, v := range []int{20000, 40000, 60000} {
 		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"%d"}}}`, simcluster.AnnotationPgMajFault, v)
 		if _, err := c.Client.CoreV1().Nodes().Patch(ctx, victim, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
@@ -66,6 +77,7 @@ func TestLikelyCauseInAlert(t *testing.T) {
 		}
 	}
 	time.Sleep(5 * time.Second)
+	waitMessage(t, ctx, rx, 60*time.Second, victim+" is thrashing")
 	if err := c.FailNode(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
@@ -98,5 +110,14 @@ func TestLikelyCauseInAlert(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no incident of %s carries a likely cause: %s", victim, r.stdout)
+	}
+
+	// nodewatch explain: the node's timeline, its cause, the leaking pod's
+	// memory and the page-fault spike, from the daemon.
+	r = nodewatch(t, ctx, nil, nil, "explain", "node", victim, "--since", "10m", "--server", "http://"+d.addr)
+	for _, want := range []string{"incident NodeNotReady", "notification NodeLeaseStale", "LIKELY CAUSE", "emails/Deployment/unanswered-emails", "emails/unanswered-emails-", "MAJOR PAGE FAULTS/s"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("explain node %s lacks %q:\n%s%s", victim, want, r.stdout, r.stderr)
+		}
 	}
 }
