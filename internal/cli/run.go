@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -83,6 +84,12 @@ $NODEWATCH_AUTH_TOKEN), or --insecure-listen.`,
 				return err
 			}
 			a.KubeletToken = rc.BearerToken
+			if g.getenv("GOGC") == "" {
+				// A long-running watcher holds its cache for good: collect
+				// at half the default growth, trading a little idle CPU for
+				// a third less memory (GOGC set in the environment wins).
+				debug.SetGCPercent(50)
+			}
 			return a.Run(cmd.Context())
 		},
 	}
