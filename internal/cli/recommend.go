@@ -480,8 +480,13 @@ func shortDuration(d time.Duration) string {
 // Prometheus writes them.
 type days time.Duration
 
-func (d days) String() string { return model.Duration(d).String() }
-func (d days) Type() string   { return "duration" }
+func (d days) String() string {
+	if day := days(24 * time.Hour); d > 0 && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return model.Duration(d).String()
+}
+func (d days) Type() string { return "duration" }
 func (d *days) Set(s string) error {
 	v, err := model.ParseDuration(s)
 	if err != nil {
