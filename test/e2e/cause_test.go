@@ -36,16 +36,7 @@ func TestLikelyCauseInAlert(t *testing.T) {
 		{Namespace: "emails", Name: "unanswered-emails", Replicas: 1,
 			Annotations: map[string]string{simcluster.AnnotationMemory: "500Mi", simcluster.AnnotationLeak: "300"}},
 	}
-	for _, w := range workloads {
-		if err := c.CreateDeployment(ctx, w); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, w := range workloads {
-		if err := c.WaitPodsRunning(ctx, w, int(w.Replicas)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deploy(t, ctx, c, workloads...)
 	victim := "node-0"
 	rx := slacktest.New()
 	defer rx.Close()

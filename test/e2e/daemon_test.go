@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nodewatch/nodewatch/internal/notify/slack/slacktest"
+	"github.com/nodewatch/nodewatch/internal/simcluster"
 )
 
 // daemon is a `nodewatch run` process.
@@ -187,4 +188,19 @@ func headers(rx *slacktest.Receiver) string {
 		fmt.Fprintf(&b, "\n  %d: %s", i, header(m))
 	}
 	return b.String()
+}
+
+// deploy creates the Deployments and waits until all their pods run.
+func deploy(t *testing.T, ctx context.Context, c *simcluster.Cluster, workloads ...simcluster.Workload) {
+	t.Helper()
+	for _, w := range workloads {
+		if err := c.CreateDeployment(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range workloads {
+		if err := c.WaitPodsRunning(ctx, w, int(w.Replicas)); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

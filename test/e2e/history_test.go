@@ -75,16 +75,7 @@ func TestHistory(t *testing.T) {
 		{Namespace: "emails", Name: "leaky", Replicas: 1, Annotations: map[string]string{simcluster.AnnotationMemory: "100Mi", simcluster.AnnotationLeak: "60"}},
 		{Namespace: "batch", Name: "spiky", Replicas: 1, Annotations: map[string]string{simcluster.AnnotationMemory: "50Mi", simcluster.AnnotationSpike: "1Gi"}},
 	}
-	for _, w := range workloads {
-		if err := c.CreateDeployment(ctx, w); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, w := range workloads {
-		if err := c.WaitPodsRunning(ctx, w, int(w.Replicas)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deploy(t, ctx, c, workloads...)
 	dataDir := t.TempDir()
 	args := []string{"--scrape-interval", "2s", "--scrape-timeout", "2s", "--kubelet-insecure-tls"}
 	d := startDaemon(t, c.Kubeconfig, dataDir, nil, args...)

@@ -71,16 +71,7 @@ func TestHistoryFromPrometheus(t *testing.T) {
 		{Namespace: "web", Name: "steady", Replicas: 2, Annotations: map[string]string{simcluster.AnnotationMemory: "200Mi"}},
 		{Namespace: "emails", Name: "leaky", Replicas: 1, Annotations: map[string]string{simcluster.AnnotationMemory: "100Mi", simcluster.AnnotationLeak: "60"}},
 	}
-	for _, w := range workloads {
-		if err := c.CreateDeployment(ctx, w); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, w := range workloads {
-		if err := c.WaitPodsRunning(ctx, w, int(w.Replicas)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deploy(t, ctx, c, workloads...)
 	prom := promtest.Start(t, bin, prometheusConfig(t, ctx, c))
 
 	dataDir := t.TempDir()
