@@ -349,6 +349,16 @@ func TestRecommend(t *testing.T) {
 		t.Errorf("reserved %d → %d, want %d → %d", r.MemoryReservedBefore, r.MemoryReservedAfter, wantBefore, wantAfter)
 	}
 
+	// --cpu-limits sizes the CPU limit from the CPU peak, so the request is
+	// no longer held at the user's limit.
+	_, withLimits := recommendJSON(t, a, "--since", "3h", "--cpu-limits")
+	if s := withLimits["web/Deployment/steady/app"].Recommended; s.CPULimit == nil || *s.CPURequest <= 50 || *s.CPULimit < *s.CPURequest {
+		t.Errorf("steady with --cpu-limits: %+v", s)
+	}
+	if s := got["web/Deployment/spiky/worker"].Recommended; s.CPULimit != nil {
+		t.Errorf("a CPU limit without --cpu-limits: %+v", s)
+	}
+
 	// Over 5-minute maxima: never a smaller request or limit than from the
 	// raw samples. The 3-minute spikes touch 1 or 2 of every 12 windows, so
 	// the spiky request may reach the spike; the limit stays above it.
