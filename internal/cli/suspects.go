@@ -13,8 +13,6 @@ import (
 	"github.com/nodewatch/nodewatch/internal/analyze/culprit"
 	"github.com/nodewatch/nodewatch/internal/analyze/leak"
 	"github.com/nodewatch/nodewatch/internal/cluster"
-	"github.com/nodewatch/nodewatch/internal/detect"
-	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/kube"
 	"github.com/nodewatch/nodewatch/internal/report"
 )
@@ -52,7 +50,7 @@ evidence, in plain words, best first.`,
 			if err != nil {
 				return err
 			}
-			ranked := culprit.Rank(failures(incs), presence(snap), leakEvidence(ctx, g, server, since))
+			ranked := culprit.Rank(culprit.Failures(incs), presence(snap), leakEvidence(ctx, g, server, since))
 			if ranked == nil {
 				ranked = []culprit.Suspect{}
 			}
@@ -87,52 +85,18 @@ func leakEvidence(ctx context.Context, g *globals, server string, since time.Dur
 		if _, seen := out[w]; seen {
 			continue // the fastest-growing container speaks for its workload
 		}
-		out[w] = culprit.Evidence{Score: 2 * c.Verdict.Confidence, Sentence: fmt.Sprintf("container %s of pod %s leaks %.0f MiB/h (%s)",
-			c.Container, c.Pod, c.Verdict.SlopePerHour/(1<<20), c.Verdict.Reason)}
-	}
-	return out
-}
-
-// failures are the NodeNotReady incidents with the workloads on their node.
-func failures(incs []incident.Incident) []culprit.Failure {
-	var out []culprit.Failure
-	for _, i := range incs {
-		if i.Rule != detect.NodeNotReady || i.Node == "" {
-			continue
-		}
-		f := culprit.Failure{Node: i.Node}
-		for _, p := range i.Pods {
-			w := culprit.Workload{Namespace: p.Namespace, Kind: p.Owner.Kind, Name: p.Owner.Name}
-			f.Workloads = append(f.Workloads, w)
-			if p.MemoryLimit == nil {
-				f.Unbounded = append(f.Unbounded, w)
-			}
-		}
-		out = append(out, f)
+		out[w] = culprit.LeakEvidence(c.Container, c.Pod, c.Verdict)
 	}
 	return out
 }
 
 // presence counts, per workload, the nodes it has pods on.
 func presence(s *cluster.Snapshot) map[culprit.Workload]culprit.Presence {
-	nodesOf := map[culprit.Workload]map[string]bool{}
+	pods := make([]*cluster.Pod, len(s.Pods))
 	for i := range s.Pods {
-		p := &s.Pods[i]
-		if p.NodeName == "" || p.Phase == "Succeeded" || p.Phase == "Failed" {
-			continue
-		}
-		o := s.Owners.Resolve(p)
-		w := culprit.Workload{Namespace: p.Namespace, Kind: o.Kind, Name: o.Name}
-		if nodesOf[w] == nil {
-			nodesOf[w] = map[string]bool{}
-		}
-		nodesOf[w][p.NodeName] = true
+		pods[i] = &s.Pods[i]
 	}
-	out := map[culprit.Workload]culprit.Presence{}
-	for w, ns := range nodesOf {
-		out[w] = culprit.Presence{Nodes: len(ns), Of: len(s.Nodes)}
-	}
-	return out
+	return culprit.PresenceOf(pods, s.Owners, len(s.Nodes))
 }
 
 func suspectsText(w io.Writer, ranked []culprit.Suspect) error {

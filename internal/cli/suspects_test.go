@@ -22,7 +22,7 @@ func TestSuspectsFromIncidents(t *testing.T) {
 		{Rule: "NodeLeaseStale", Node: "n3"}, // an early warning that never became a failure
 		{Rule: "WorkloadFailing", Workload: "web/Deployment/frontend"},
 	}
-	f := failures(incs)
+	f := culprit.Failures(incs)
 	if len(f) != 2 {
 		t.Fatalf("failures %+v, want the two NodeNotReady incidents", f)
 	}

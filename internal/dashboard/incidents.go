@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/prometheus/promql"
 
 	"github.com/nodewatch/nodewatch/internal/analyze/culprit"
-	"github.com/nodewatch/nodewatch/internal/detect"
 	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/incident"
 )
@@ -184,7 +183,7 @@ func incidentTimeline(inc *incident.Incident) []step {
 // failed nodes against the base rate, missing limits, and leaks — judged
 // here for the containers that grew fastest in the last hour before at.
 func (s *server) suspects(ctx context.Context, incs []incident.Incident, at time.Time) ([]culprit.Suspect, []string) {
-	fails := failures(incs)
+	fails := culprit.Failures(incs)
 	if len(fails) == 0 {
 		return []culprit.Suspect{}, nil
 	}
@@ -203,8 +202,7 @@ func (s *server) suspects(ctx context.Context, incs []incident.Incident, at time
 		if _, seen := evidence[w]; seen {
 			continue // the fastest-growing container speaks for its workload
 		}
-		evidence[w] = culprit.Evidence{Score: 2 * c.Verdict.Confidence, Sentence: fmt.Sprintf("container %s of pod %s leaks %.0f MiB/h (%s)",
-			c.Container, c.Pod, c.Verdict.SlopePerHour/(1<<20), c.Verdict.Reason)}
+		evidence[w] = culprit.LeakEvidence(c.Container, c.Pod, c.Verdict)
 	}
 	ranked := culprit.Rank(fails, s.presence(), evidence)
 	if ranked == nil {
@@ -213,46 +211,7 @@ func (s *server) suspects(ctx context.Context, incs []incident.Incident, at time
 	return ranked[:min(len(ranked), 50)], warns
 }
 
-// failures are the NodeNotReady incidents with the workloads on their node
-// (as `nodewatch suspects` counts them).
-func failures(incs []incident.Incident) []culprit.Failure {
-	var out []culprit.Failure
-	for _, i := range incs {
-		if i.Rule != detect.NodeNotReady || i.Node == "" {
-			continue
-		}
-		f := culprit.Failure{Node: i.Node}
-		for _, p := range i.Pods {
-			w := culprit.Workload{Namespace: p.Namespace, Kind: p.Owner.Kind, Name: p.Owner.Name}
-			f.Workloads = append(f.Workloads, w)
-			if p.MemoryLimit == nil {
-				f.Unbounded = append(f.Unbounded, w)
-			}
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
 // presence counts, per workload, the nodes it has pods on now.
 func (s *server) presence() map[culprit.Workload]culprit.Presence {
-	owners := s.o.Cluster.Owners()
-	nodesOf := map[culprit.Workload]map[string]bool{}
-	for _, p := range s.o.Cluster.Pods() {
-		if !active(p) {
-			continue
-		}
-		o := owners.Resolve(p)
-		w := culprit.Workload{Namespace: p.Namespace, Kind: o.Kind, Name: o.Name}
-		if nodesOf[w] == nil {
-			nodesOf[w] = map[string]bool{}
-		}
-		nodesOf[w][p.NodeName] = true
-	}
-	n := len(s.o.Cluster.Nodes())
-	out := make(map[culprit.Workload]culprit.Presence, len(nodesOf))
-	for w, ns := range nodesOf {
-		out[w] = culprit.Presence{Nodes: len(ns), Of: n}
-	}
-	return out
+	return culprit.PresenceOf(s.o.Cluster.Pods(), s.o.Cluster.Owners(), len(s.o.Cluster.Nodes()))
 }
