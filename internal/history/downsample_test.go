@@ -71,3 +71,35 @@ func TestDownsample(t *testing.T) {
 		t.Errorf("aggregate points: %v, want 13", v)
 	}
 }
+
+// TestDownsampleCatchesUp: after a stop of several hours the windows of the
+// day before are still written, though the head has moved past them.
+func TestDownsampleCatchesUp(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Append(ctx, leak(60)); err != nil {
+		t.Fatal(err)
+	}
+	// Newer raw samples arrive 5 hours on (the head moves), then the
+	// aggregates for the first hour are computed.
+	later := leak(1)
+	later[0].T = t0.Add(5 * time.Hour).UnixMilli()
+	if _, err := db.Append(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Downsample(ctx, t0.Add(5*time.Hour+time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.Query(ctx, `count_over_time(nodewatch:container_memory_working_set_bytes:max5m[6h])`, t0.Add(5*time.Hour+time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 13 windows from the first hour, 1 for the sample 5 hours on.
+	if vec := v.(promql.Vector); len(vec) != 1 || vec[0].F != 14 {
+		t.Errorf("aggregate points after catching up: %v, want 14", v)
+	}
+}

@@ -55,6 +55,9 @@ func Open(dataDir string, o Options) (*DB, error) {
 	opts.RetentionDuration = o.Retention.Milliseconds()
 	opts.MaxBytes = o.MaxBytes
 	opts.WALCompression = compression.Snappy
+	// Downsampled aggregates are written for windows up to a day old after
+	// a restart (see Downsample): accept samples that far behind the head.
+	opts.OutOfOrderTimeWindow = (24 * time.Hour).Milliseconds()
 	dir := filepath.Join(dataDir, "tsdb")
 	db, err := tsdb.Open(dir, o.Log.With("component", "tsdb"), nil, opts, nil)
 	if err != nil {
