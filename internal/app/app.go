@@ -171,6 +171,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("informers synced", "nodes", len(cache.Nodes()))
 	if hist != nil {
 		c := newCollector(a, cache, hist, m.reg)
+		c.observe = func(scope string, f []detect.Finding) { mgr.Observe(scope, f, nil) }
 		if u := a.cfg.History.RemoteWriteURL; u != "" {
 			w, err := c.forward(u, m.reg)
 			if err != nil {

@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nodewatch/nodewatch/internal/collect"
+	"github.com/nodewatch/nodewatch/internal/detect"
 	"github.com/nodewatch/nodewatch/internal/history"
 	"github.com/nodewatch/nodewatch/internal/kube"
 	"github.com/nodewatch/nodewatch/internal/remotewrite"
@@ -26,6 +29,12 @@ type collector struct {
 	errors   *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	stored   prometheus.Counter
+	// observe, if set, takes the collector's own findings (the history
+	// cannot be written) after every cycle: the incident manager's Observe.
+	observe func(scope string, findings []detect.Finding)
+	// writeErr is the history's last write failure (nil once writes work
+	// again): a full disk becomes an alert, not just a log line.
+	writeErr atomic.Pointer[writeFailure]
 	// remote, when set, forwards every cycle over remote write.
 	remote *remotewrite.Writer
 	// failing holds the nodes whose last scrape failed, to log changes
@@ -59,6 +68,30 @@ func newCollector(a *App, cache *kube.Cache, db *history.DB, reg *prometheus.Reg
 	return c
 }
 
+type writeFailure struct {
+	err   error
+	since time.Time
+}
+
+// writeFinding is the alert for a history that cannot be written (a full
+// disk, say): the daemon keeps running and answering queries on what it has.
+func (c *collector) writeFinding() []detect.Finding {
+	f := c.writeErr.Load()
+	if f == nil {
+		return nil
+	}
+	return []detect.Finding{{
+		Key: writeScope + "history", Rule: HistoryWriteFailing, Severity: detect.Warning, Reason: "HistoryWriteFailing", Since: f.since,
+		Message: fmt.Sprintf("nodewatch cannot write its resource history (%v); scraping goes on, queries answer from what is stored", f.err),
+	}}
+}
+
+// HistoryWriteFailing is the rule of writeFinding.
+const HistoryWriteFailing = "HistoryWriteFailing"
+
+// writeScope holds the daemon's own findings about itself.
+const writeScope = "nodewatch/"
+
 // forward sets up remote write to rawURL, counted in reg; Run it.
 func (c *collector) forward(rawURL string, reg *prometheus.Registry) (*remotewrite.Writer, error) {
 	samples := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -81,6 +114,9 @@ func (c *collector) run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		c.cycle(ctx)
+		if c.observe != nil {
+			c.observe(writeScope, c.writeFinding())
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -138,6 +174,9 @@ func (c *collector) cycle(ctx context.Context) {
 	res, err := c.db.Append(ctx, batch)
 	if err != nil {
 		c.log.Error("writing the history (queries keep working)", "err", err)
+		c.writeErr.Store(&writeFailure{err: err, since: now})
+	} else {
+		c.writeErr.Store(nil)
 	}
 	c.stored.Add(float64(res.Appended))
 	if _, err := c.db.Downsample(ctx, now); err != nil {
