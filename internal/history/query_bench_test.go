@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strings"
 	"slices"
 	"sync"
 	"testing"
@@ -22,9 +24,10 @@ import (
 // short). Built once per benchmark binary, in a temporary directory.
 var fourteenDays struct {
 	once sync.Once
-	dir  string
-	end  time.Time
-	err  error
+	dir     string
+	end     time.Time
+	samples float64
+	err     error
 }
 
 func fourteenDayStore(b *testing.B) (*DB, time.Time) {
@@ -83,6 +86,7 @@ func fourteenDayStore(b *testing.B) (*DB, time.Time) {
 			f.err = err
 			return
 		}
+		f.samples = float64(steps*len(series)) * (1 + 2.0/10) // raw, plus two aggregates every 10 steps
 		f.err = db.Close()
 	})
 	if f.err != nil {
@@ -110,6 +114,22 @@ func BenchmarkQuery14d(b *testing.B) {
 		{"raw/range-1h-steps", `max_over_time(container_memory_working_set_bytes[1h])`, true},
 		{"max5m/range-1h-steps", `max_over_time(nodewatch:container_memory_working_set_bytes:max5m[1h])`, true},
 	}
+	b.Run("bytes-per-sample", func(b *testing.B) {
+		// The store on disk after Prometheus' own compaction of 14 days
+		// (2 h blocks merged into larger ones), per sample stored.
+		_, _ = fourteenDayStore(b)
+		var size int64
+		_ = filepath.Walk(filepath.Join(fourteenDays.dir, "tsdb"), func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() && !strings.Contains(p, "wal") && !strings.Contains(p, "chunks_head") {
+				size += fi.Size()
+			}
+			return nil
+		})
+		for range b.N {
+		}
+		b.ReportMetric(float64(size)/fourteenDays.samples, "B/sample")
+		b.ReportMetric(fourteenDays.samples, "samples")
+	})
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			db, end := fourteenDayStore(b)
