@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +23,7 @@ import (
 // aggregates Downsample writes (computed here directly, to keep the setup
 // short). Built once per benchmark binary, in a temporary directory.
 var fourteenDays struct {
-	once sync.Once
+	once    sync.Once
 	dir     string
 	end     time.Time
 	samples float64
