@@ -166,8 +166,11 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	// The first list decoded every object in full before the transforms
-	// slimmed them: give that memory back now rather than over minutes.
+	// slimmed them: give that memory back now rather than over minutes, and
+	// every minute from then on (one forced collection a minute costs tens
+	// of milliseconds; the runtime's own scavenger returns memory slowly).
 	debug.FreeOSMemory()
+	wg.Go(func() { releaseMemory(runCtx, time.Minute) })
 	a.log.Info("informers synced", "nodes", len(cache.Nodes()))
 	if hist != nil {
 		c := newCollector(a, cache, hist, m.reg)
@@ -276,6 +279,20 @@ func (c *changedNodes) take() []string {
 	}
 	clear(c.names)
 	return out
+}
+
+// releaseMemory returns the heap's free pages to the OS every period.
+func releaseMemory(ctx context.Context, period time.Duration) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			debug.FreeOSMemory()
+		}
+	}
 }
 
 // explainer names the likely cause of node failures from the history (nil
