@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"unique"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -23,6 +25,16 @@ func NodeFrom(n *corev1.Node) Node {
 	return out
 }
 
+// intern shares one copy of the strings thousands of pods repeat
+// (namespaces, node and owner names, phases, reasons): a 30,000-pod cache
+// holds a few hundred distinct values of each.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
 // ControllerOf returns the controlling owner reference, if any.
 func ControllerOf(refs []metav1.OwnerReference) Owner {
 	for _, r := range refs {
@@ -35,15 +47,16 @@ func ControllerOf(refs []metav1.OwnerReference) Owner {
 
 // PodFrom converts a v1.Pod.
 func PodFrom(p *corev1.Pod) Pod {
+	owner := ControllerOf(p.OwnerReferences)
 	out := Pod{
-		Namespace:    p.Namespace,
+		Namespace:    intern(p.Namespace),
 		Name:         p.Name,
-		NodeName:     p.Spec.NodeName,
-		Owner:        ControllerOf(p.OwnerReferences),
-		TemplateHash: p.Labels["pod-template-hash"],
-		Phase:        string(p.Status.Phase),
-		QOS:          string(p.Status.QOSClass),
-		Reason:       p.Status.Reason,
+		NodeName:     intern(p.Spec.NodeName),
+		Owner:        Owner{Kind: intern(owner.Kind), Name: intern(owner.Name)},
+		TemplateHash: intern(p.Labels["pod-template-hash"]),
+		Phase:        intern(string(p.Status.Phase)),
+		QOS:          intern(string(p.Status.QOSClass)),
+		Reason:       intern(p.Status.Reason),
 		Message:      p.Status.Message,
 		Deleting:     p.DeletionTimestamp != nil,
 	}
@@ -67,10 +80,10 @@ func PodFrom(p *corev1.Pod) Pod {
 		for i := range p.Status.ContainerStatuses {
 			cs := &p.Status.ContainerStatuses[i]
 			out.Restarts += cs.RestartCount
-			st := ContainerStatus{Name: cs.Name, Restarts: cs.RestartCount,
+			st := ContainerStatus{Name: intern(cs.Name), Restarts: cs.RestartCount,
 				Terminated: terminationFrom(cs.State.Terminated), LastTermination: terminationFrom(cs.LastTerminationState.Terminated)}
 			if w := cs.State.Waiting; w != nil {
-				st.Waiting, st.WaitingMessage = w.Reason, w.Message
+				st.Waiting, st.WaitingMessage = intern(w.Reason), w.Message
 			}
 			out.Statuses[i] = st
 		}
@@ -89,7 +102,7 @@ func PodFrom(p *corev1.Pod) Pod {
 }
 
 func containerFrom(c *corev1.Container, init, sidecar bool) Container {
-	return Container{Name: c.Name, Init: init, Sidecar: sidecar,
+	return Container{Name: intern(c.Name), Init: init, Sidecar: sidecar,
 		Requests: resourcesFrom(c.Resources.Requests), Limits: resourcesFrom(c.Resources.Limits)}
 }
 
@@ -110,7 +123,7 @@ func terminationFrom(t *corev1.ContainerStateTerminated) *Termination {
 	if t == nil {
 		return nil
 	}
-	return &Termination{Reason: t.Reason, Message: t.Message, ExitCode: t.ExitCode, FinishedAt: t.FinishedAt.Time}
+	return &Termination{Reason: intern(t.Reason), Message: t.Message, ExitCode: t.ExitCode, FinishedAt: t.FinishedAt.Time}
 }
 
 // memory returns the pod's effective memory request and its limit, as the
