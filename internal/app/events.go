@@ -32,6 +32,9 @@ func newEventKeeper(db *store.DB, log *slog.Logger, retention time.Duration, now
 // at once) makes it wait: the events' reflector has a goroutine of its own,
 // and a dropped event would be gone from the incident's evidence.
 func (k *eventKeeper) offer(e *corev1.Event) {
+	if !worthKeeping(e) {
+		return
+	}
 	t := e.LastTimestamp.Time
 	if t.IsZero() {
 		t = e.EventTime.Time
@@ -45,6 +48,19 @@ func (k *eventKeeper) offer(e *corev1.Event) {
 	case k.in <- se:
 	case <-k.stopped:
 	}
+}
+
+// routinePodReasons are the Normal pod events of every healthy rollout —
+// at 1,000 nodes the scheduler's "Scheduled" alone are 30,000 — which say
+// nothing about a failure. Every node event, every Warning and the other
+// Normal pod events (Killing, TaintManagerEviction, Preempted, ...) are kept.
+var routinePodReasons = map[string]bool{
+	"Scheduled": true, "Pulling": true, "Pulled": true, "Created": true, "Started": true,
+	"SuccessfulCreate": true, "SuccessfulDelete": true, "ScalingReplicaSet": true, "SuccessfulAttachVolume": true,
+}
+
+func worthKeeping(e *corev1.Event) bool {
+	return e.InvolvedObject.Kind == "Node" || e.Type != corev1.EventTypeNormal || !routinePodReasons[e.Reason]
 }
 
 func (k *eventKeeper) run(ctx context.Context) {

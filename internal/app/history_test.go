@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // TestWriteFinding: a failed history write (a full disk) is an alert until
@@ -24,5 +26,27 @@ func TestWriteFinding(t *testing.T) {
 	c.writeErr.Store(nil)
 	if f := c.writeFinding(); len(f) != 0 {
 		t.Errorf("findings after a write worked again: %+v", f)
+	}
+}
+
+func TestWorthKeeping(t *testing.T) {
+	for _, tc := range []struct {
+		kind, typ, reason string
+		keep              bool
+	}{
+		{"Node", "Normal", "NodeNotReady", true},
+		{"Node", "Normal", "Starting", true},
+		{"Pod", "Warning", "Evicted", true},
+		{"Pod", "Warning", "BackOff", true},
+		{"Pod", "Normal", "Killing", true},
+		{"Pod", "Normal", "TaintManagerEviction", true},
+		{"Pod", "Normal", "Scheduled", false},
+		{"Pod", "Normal", "Pulled", false},
+		{"Pod", "Normal", "Started", false},
+	} {
+		e := &corev1.Event{InvolvedObject: corev1.ObjectReference{Kind: tc.kind}, Type: tc.typ, Reason: tc.reason}
+		if got := worthKeeping(e); got != tc.keep {
+			t.Errorf("%s %s %s: keep %v, want %v", tc.kind, tc.typ, tc.reason, got, tc.keep)
+		}
 	}
 }
