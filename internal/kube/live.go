@@ -51,6 +51,19 @@ func (a Access) Client() (kubernetes.Interface, error) {
 // large cluster is never held whole as API objects. Being denied ReplicaSets
 // or Jobs is not an error: owners then fall back to naming conventions.
 func List(ctx context.Context, c kubernetes.Interface, namespace string) (*cluster.Snapshot, error) {
+	return ListWith(ctx, c, namespace, Hooks{})
+}
+
+// Hooks see each node and pod List converts, for a command that reads a
+// field the model does not keep (rebalance: taints, labels, selectors)
+// without listing twice.
+type Hooks struct {
+	Node func(*corev1.Node)
+	Pod  func(*corev1.Pod)
+}
+
+// ListWith is List calling h on every node and pod.
+func ListWith(ctx context.Context, c kubernetes.Interface, namespace string, h Hooks) (*cluster.Snapshot, error) {
 	s := cluster.NewSnapshot()
 	each := func(what string, list pager.ListPageFunc, fn func(runtime.Object) error) error {
 		return eachItem(ctx, what, list, fn)
@@ -58,7 +71,11 @@ func List(ctx context.Context, c kubernetes.Interface, namespace string) (*clust
 	err := each("nodes", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return c.CoreV1().Nodes().List(ctx, o)
 	}, func(o runtime.Object) error {
-		s.Nodes = append(s.Nodes, cluster.NodeFrom(o.(*corev1.Node)))
+		n := o.(*corev1.Node)
+		s.Nodes = append(s.Nodes, cluster.NodeFrom(n))
+		if h.Node != nil {
+			h.Node(n)
+		}
 		return nil
 	})
 	if err != nil {
@@ -67,7 +84,11 @@ func List(ctx context.Context, c kubernetes.Interface, namespace string) (*clust
 	err = each("pods", func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return c.CoreV1().Pods(namespace).List(ctx, o)
 	}, func(o runtime.Object) error {
-		s.Pods = append(s.Pods, cluster.PodFrom(o.(*corev1.Pod)))
+		p := o.(*corev1.Pod)
+		s.Pods = append(s.Pods, cluster.PodFrom(p))
+		if h.Pod != nil {
+			h.Pod(p)
+		}
 		return nil
 	})
 	if err != nil {
