@@ -106,5 +106,6 @@ requests and limits.`,
 	root.AddCommand(newCheck(g), newRun(g), newIncidents(g), newTop(g), newHistory(g), newSuspects(g), newLeaks(g), newVersion(g))
 	root.AddCommand(newAudit(g), newExplain(g))
 	root.AddCommand(newRecommend(g))
+	root.AddCommand(newRebalance(g))
 	return root
 }
