@@ -117,6 +117,9 @@ func (o *rebalanceOptions) validate(cmd *cobra.Command, g *globals) (report.Form
 	if o.apply && cmd.Flags().Changed("dry-run") && o.dryRun {
 		errs = append(errs, errors.New("--dry-run and --apply contradict each other: leave out one"))
 	}
+	if !o.apply && cmd.Flags().Changed("dry-run") && !o.dryRun {
+		errs = append(errs, errors.New("--dry-run=false evicts nothing by itself: use --apply --yes"))
+	}
 	if o.window <= 0 {
 		errs = append(errs, fmt.Errorf("--window must be positive, got %s", o.window))
 	}
@@ -424,7 +427,7 @@ func (r RebalanceReport) WriteText(w io.Writer) error {
 	for _, n := range r.Nodes {
 		name := n.Name
 		if !n.Balanced {
-			name += " (not a target)"
+			name += " (cordoned or not Ready: left alone)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s (%s)\t%s (%s)\t%s\t%s\t%d\t%d\n", name, human(n.Allocatable), human(n.UsageBefore), pct(n.UsageBefore, n.Allocatable),
 			human(n.UsageAfter), pct(n.UsageAfter, n.Allocatable), human(n.RequestsBefore), human(n.RequestsAfter), n.PodsBefore, n.PodsAfter)

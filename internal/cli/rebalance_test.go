@@ -70,7 +70,7 @@ func rebalanceCluster() []runtime.Object {
 			objs = append(objs, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-%c%c%c%c%c", rs, 'a'+i, 'b', 'c', 'd', 'e'),
 				UID: types.UID(fmt.Sprintf("%s-%d", name, i)), Labels: map[string]string{"app": name, "pod-template-hash": "6b7c8d9f"},
 				OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: rs, UID: types.UID(rs), Controller: ptr(true), APIVersion: "apps/v1"}}},
-				Spec: corev1.PodSpec{NodeName: n, Containers: []corev1.Container{{Name: name, Resources: corev1.ResourceRequirements{Requests: quantities("memory", req, "cpu", "100m")}}}},
+				Spec:   corev1.PodSpec{NodeName: n, Containers: []corev1.Container{{Name: name, Resources: corev1.ResourceRequirements{Requests: quantities("memory", req, "cpu", "100m")}}}},
 				Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}})
 		}
 	}
@@ -183,6 +183,9 @@ func TestRebalancePlan(t *testing.T) {
 	client := fake.NewClientset(rebalanceCluster()...)
 	if _, errOut, code := rebalanceJSON(t, client, "--apply"); code != ExitError || !strings.Contains(errOut, "add --yes") {
 		t.Errorf("--apply alone: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := rebalanceJSON(t, client, "--dry-run=false"); code != ExitError || !strings.Contains(errOut, "use --apply --yes") {
+		t.Errorf("--dry-run=false alone: exit %d %s", code, errOut)
 	}
 	for _, a := range client.Actions() {
 		if a.GetSubresource() == "eviction" {

@@ -88,7 +88,8 @@ type PodInfo struct {
 }
 
 // PDB is a PodDisruptionBudget: its pods and how many of them may be
-// evicted now.
+// evicted now. A nil Selector selects no pod; an empty one every pod of the
+// namespace, as in policy/v1.
 type PDB struct {
 	Namespace, Name    string
 	Selector           labels.Selector
@@ -271,7 +272,7 @@ func Make(in Input, o Options) Plan {
 			continue
 		}
 		for i, b := range in.PDBs {
-			if b.Namespace == p.Namespace && b.Selector != nil && !b.Selector.Empty() && b.Selector.Matches(labels.Set(p.info.Labels)) {
+			if b.Namespace == p.Namespace && b.Selector != nil && b.Selector.Matches(labels.Set(p.info.Labels)) {
 				p.pdbs = append(p.pdbs, i)
 				if b.DisruptionsAllowed <= 0 {
 					hold(p, fmt.Sprintf(heldPDB, b.Name, b.DisruptionsAllowed))

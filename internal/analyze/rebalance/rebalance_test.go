@@ -146,6 +146,12 @@ func TestPDBWithoutDisruptionsBlocks(t *testing.T) {
 		t.Errorf("held %+v, want the 3 db pods held by their PDB", p.Held)
 	}
 
+	// An empty selector covers the whole namespace (policy/v1).
+	in.PDBs[0].Selector = labels.Everything()
+	if p := Make(in, DefaultOptions()); len(p.Moves) != 0 {
+		t.Errorf("a PDB over all of web allowing none: moves %+v", p.Moves)
+	}
+
 	// A budget of 1 lets one db pod go per wave.
 	in.PDBs[0].DisruptionsAllowed = 1
 	in.PDBs[0].Selector = labels.SelectorFromSet(labels.Set{"app": "db"})
