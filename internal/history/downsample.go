@@ -3,6 +3,8 @@ package history
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -65,7 +67,11 @@ func (db *DB) Downsample(ctx context.Context, now time.Time) (int, error) {
 			for _, s := range vec {
 				b := labels.NewBuilder(s.Metric)
 				b.Set(labels.MetricName, a.Name)
-				batch = append(batch, collect.Sample{Labels: b.Labels(), T: w.UnixMilli(), V: s.F})
+				v := s.F
+				if strings.HasSuffix(a.Name, "_bytes:avg5m") {
+					v = math.Round(v) // whole bytes: the TSDB's XOR encoding packs them far tighter
+				}
+				batch = append(batch, collect.Sample{Labels: b.Labels(), T: w.UnixMilli(), V: v})
 			}
 		}
 		if _, err := db.Append(ctx, batch); err != nil {
