@@ -27,7 +27,7 @@ type rebalanceOptions struct {
 	server, output     string
 	window             days
 	dryRun, apply, yes bool
-	minImprovement     float64 // percentage points
+	tolerance          float64 // percentage points
 	timeout, waitTime  time.Duration
 	poll               time.Duration
 	plan               rebalance.Options
@@ -47,7 +47,7 @@ func newRebalance(g *globals) *cobra.Command {
 
 func rebalanceCommand(g *globals, connect connectFunc) *cobra.Command {
 	o := &rebalanceOptions{window: days(time.Hour), dryRun: true, plan: rebalance.DefaultOptions(), poll: time.Second}
-	o.minImprovement = o.plan.MinImprovement * 100
+	o.tolerance = o.plan.Tolerance * 100
 	cmd := &cobra.Command{
 		Use:   "rebalance",
 		Short: "Plan (and with --apply --yes, make) evictions that spread pods over the nodes by actual memory usage",
@@ -60,8 +60,9 @@ request):
   repeatedly take the most loaded node (memory in use as a share of its
   allocatable, requests break ties) and move one pod from it to the least
   loaded node that fits it (memory and CPU requests within allocatable, its
-  node selector, the node's taints), while a move narrows the gap between
-  the two by at least --min-improvement points, up to --max-moves.
+  node selector, the node's taints), while the two are at least --tolerance
+  points apart and the pod fits within the gap (or narrows it by at least
+  --tolerance), up to --max-moves.
 
 Never moved: DaemonSet pods, static (mirror) pods, pods without a
 controller, Job pods, kube-system pods unless -n kube-system, and pods whose
@@ -99,7 +100,7 @@ requests): the target is an expectation.`,
 	f.BoolVar(&o.apply, "apply", false, "evict the planned pods (needs --yes)")
 	f.BoolVar(&o.yes, "yes", false, "confirm --apply")
 	f.IntVar(&o.plan.MaxMoves, "max-moves", o.plan.MaxMoves, "the most evictions to plan")
-	f.Float64Var(&o.minImprovement, "min-improvement", o.minImprovement, "the least a move must narrow the gap between its node and its target by, in points of allocatable")
+	f.Float64Var(&o.tolerance, "tolerance", o.tolerance, "nodes whose memory usage is within this many points of allocatable of each other are balanced")
 	f.DurationVar(&o.timeout, "request-timeout", 2*time.Minute, "give up reading the cluster and the history after this long")
 	f.DurationVar(&o.waitTime, "wait-timeout", 5*time.Minute, "with --apply: how long to wait for an evicted pod's workload to be whole again before stopping")
 	return cmd
@@ -126,13 +127,13 @@ func (o *rebalanceOptions) validate(cmd *cobra.Command, g *globals) (report.Form
 	if o.timeout <= 0 || o.waitTime <= 0 {
 		errs = append(errs, fmt.Errorf("--request-timeout and --wait-timeout must be positive, got %s and %s", o.timeout, o.waitTime))
 	}
-	o.plan.MinImprovement = o.minImprovement / 100
+	o.plan.Tolerance = o.tolerance / 100
 	o.plan.Namespace = ""
 	if !g.allNamespaces {
 		o.plan.Namespace = g.namespace
 	}
 	if err := o.plan.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("--max-moves, --min-improvement (in points, between 0 and 100): %w", err))
+		errs = append(errs, fmt.Errorf("--max-moves, --tolerance (in points, between 0 and 100): %w", err))
 	}
 	return format, errors.Join(errs...)
 }
@@ -418,7 +419,7 @@ func (r RebalanceReport) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintln(w)
 	} else {
-		fmt.Fprintln(w, "No move narrows the gap between the most and the least loaded nodes enough (--min-improvement).")
+		fmt.Fprintln(w, "No move needed: every node that could take a pod is within --tolerance of the nodes it could come from, or no pod fits.")
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "Expected memory usage per node:")

@@ -9,11 +9,14 @@
 // node selectors, tolerations) and the PodDisruptionBudgets. It repeatedly
 // takes the most loaded node (memory usage as a share of allocatable,
 // requests break ties) and moves one pod from it to the least loaded node
-// that fits it, as long as the move narrows the gap between the two by at
-// least MinImprovement, and until MaxMoves. (The spread of the whole
-// cluster, most minus least loaded share, is reported before and after; it
-// cannot judge one move: with two nodes empty, filling one leaves the least
-// loaded share at zero.)
+// that fits it, until no pair of nodes is Tolerance apart or MaxMoves is
+// reached. A move is made when the gap between the two nodes is at least
+// Tolerance and the pod either fits within the gap (the target does not end
+// up above the source) or narrows it by at least Tolerance: small pods can
+// fill an empty node step by step, and no pod swaps two nodes' roles for a
+// trifle. The spread of the whole cluster (most minus least loaded share)
+// is reported before and after; it cannot judge one move, since with two
+// nodes empty, filling one leaves the least loaded share at zero.
 //
 // Caveats: eviction only deletes a pod; its controller re-creates it and
 // the scheduler places it by requests, so a target is an expectation, not
@@ -44,14 +47,14 @@ type Options struct {
 	IncludeKubeSystem bool
 	// MaxMoves is the most evictions a plan proposes.
 	MaxMoves int
-	// MinImprovement is the least a move must narrow the gap between its
-	// node and its target by, as a share of allocatable (0.02 is two
+	// Tolerance is the gap between two nodes' usage shares below which
+	// they count as balanced, as a share of allocatable (0.05 is five
 	// percentage points).
-	MinImprovement float64
+	Tolerance float64
 }
 
 // DefaultOptions are the command's defaults.
-func DefaultOptions() Options { return Options{MaxMoves: 20, MinImprovement: 0.02} }
+func DefaultOptions() Options { return Options{MaxMoves: 20, Tolerance: 0.05} }
 
 // Validate names every bad field.
 func (o Options) Validate() error {
@@ -59,8 +62,8 @@ func (o Options) Validate() error {
 	if o.MaxMoves < 0 {
 		errs = append(errs, fmt.Errorf("MaxMoves must not be negative, got %d", o.MaxMoves))
 	}
-	if o.MinImprovement <= 0 || o.MinImprovement >= 1 {
-		errs = append(errs, fmt.Errorf("MinImprovement must be between 0 and 1 (a share of allocatable), got %g", o.MinImprovement))
+	if o.Tolerance <= 0 || o.Tolerance >= 1 {
+		errs = append(errs, fmt.Errorf("Tolerance must be between 0 and 1 (a share of allocatable), got %g", o.Tolerance))
 	}
 	return errors.Join(errs...)
 }
@@ -218,6 +221,7 @@ func Make(in Input, o Options) Plan {
 		order = append(order, ns)
 	}
 	var pods []*podState
+	onNode := map[string][]*podState{} // the pods a node may lose
 	for i := range s.Pods {
 		p := &s.Pods[i]
 		n := nodes[p.NodeName]
@@ -238,6 +242,7 @@ func Make(in Input, o Options) Plan {
 		n.cpu += ps.cpu
 		n.pods++
 		pods = append(pods, ps)
+		onNode[ps.node] = append(onNode[ps.node], ps)
 	}
 	for _, n := range order {
 		n.before = NodeLoad{Name: n.Name, Allocatable: n.AllocatableMemory, Balanced: n.balanced,
@@ -315,8 +320,8 @@ func Make(in Input, o Options) Plan {
 		var best *candidate
 		for i := len(balanced) - 1; i > 0 && best == nil; i-- {
 			src := balanced[i]
-			for _, p := range pods {
-				if p.node != src.Name || p.moved || p.held != "" || p.usage <= 0 {
+			for _, p := range onNode[src.Name] {
+				if p.moved || p.held != "" || p.usage <= 0 {
 					continue
 				}
 				wk := p.Namespace + "/" + p.workload.Kind + "/" + p.workload.Name
@@ -337,7 +342,7 @@ func Make(in Input, o Options) Plan {
 				gap := src.share() - to.share()
 				after := src.shareWith(-p.usage) - to.shareWith(p.usage)
 				gain := gap - max(after, -after)
-				if gain < o.MinImprovement {
+				if gap < o.Tolerance || gain <= 0 || (after < 0 && gain < o.Tolerance) {
 					continue
 				}
 				c := &candidate{p, to, gain, wave}

@@ -95,6 +95,20 @@ func TestEmptyNodesGetMoves(t *testing.T) {
 	}
 }
 
+// Pods far smaller than the tolerance still fill an empty node, each
+// within the gap; the plan stops once the nodes are within the tolerance.
+func TestSmallPodsFillAnEmptyNode(t *testing.T) {
+	nodes := []cluster.Node{node("old-0", 64*gi), node("new-0", 64*gi)}
+	var pods [][]cluster.Pod
+	for w := range 10 {
+		pods = append(pods, deployment("web", fmt.Sprintf("w%d", w), gi/2, "old-0", "old-0", "old-0", "old-0"))
+	}
+	p := Make(input(nodes, pods...), Options{MaxMoves: 100, Tolerance: 0.05})
+	if len(p.Moves) < 15 || p.SpreadAfter >= 0.05 || p.SpreadBefore < 0.3 {
+		t.Errorf("%d moves of 0.8-point pods, spread %.3f → %.3f: want the gap closed below 5 points", len(p.Moves), p.SpreadBefore, p.SpreadAfter)
+	}
+}
+
 func TestOneReplicaPerWorkloadPerWave(t *testing.T) {
 	nodes := []cluster.Node{node("old-0", 16*gi), node("new-0", 16*gi), node("new-1", 16*gi)}
 	in := input(nodes, deployment("web", "api", 2*gi, "old-0", "old-0", "old-0", "old-0", "old-0", "old-0"))
@@ -199,7 +213,7 @@ func TestNeverMoved(t *testing.T) {
 		t.Errorf("old-0 usage %d, spread %.2f: held pods must still count towards the load", p.Nodes[1].UsageBefore, p.SpreadBefore)
 	}
 	// Asked for, kube-system's Deployment moves.
-	p = Make(in, Options{Namespace: "kube-system", MaxMoves: 5, MinImprovement: 0.02})
+	p = Make(in, Options{Namespace: "kube-system", MaxMoves: 5, Tolerance: 0.05})
 	if len(p.Moves) != 1 || p.Moves[0].Workload.Name != "coredns" {
 		t.Errorf("-n kube-system: moves %+v, want coredns", p.Moves)
 	}
@@ -225,7 +239,7 @@ func TestPlacement(t *testing.T) {
 	in := input(nodes, deployment("web", "api", 3*gi, "old-0", "old-0", "old-0", "old-0"))
 	in.Nodes = map[string]NodeInfo{"gpu-0": {Taints: []Taint{{Key: "gpu", Value: "true", Effect: "NoSchedule"}}}}
 	in.Pods = map[string]PodInfo{}
-	p := Make(in, Options{MaxMoves: 10, MinImprovement: 0.01})
+	p := Make(in, Options{MaxMoves: 10, Tolerance: 0.01})
 	for _, m := range p.Moves {
 		if m.To != "small-0" {
 			t.Errorf("move to %s, want small-0 only: gpu-0 is tainted, cordoned is cordoned", m.To)
@@ -238,7 +252,7 @@ func TestPlacement(t *testing.T) {
 	for _, pod := range in.Snapshot.Pods {
 		in.Pods[pod.Key()] = PodInfo{Tolerations: []Toleration{{Key: "gpu", Operator: "Exists"}}}
 	}
-	p = Make(in, Options{MaxMoves: 10, MinImprovement: 0.01})
+	p = Make(in, Options{MaxMoves: 10, Tolerance: 0.01})
 	if n := len(p.Moves); n < 2 || p.Moves[0].To != "gpu-0" {
 		t.Errorf("tolerating pods: moves %+v, want the first onto gpu-0", p.Moves)
 	}
@@ -250,10 +264,10 @@ func TestPlacement(t *testing.T) {
 func TestMaxMovesAndValidate(t *testing.T) {
 	nodes := []cluster.Node{node("old-0", 16*gi), node("new-0", 16*gi)}
 	in := input(nodes, deployment("web", "a", gi, "old-0", "old-0"), deployment("web", "b", gi, "old-0", "old-0"), deployment("web", "c", gi, "old-0", "old-0"))
-	if p := Make(in, Options{MaxMoves: 2, MinImprovement: 0.02}); len(p.Moves) != 2 {
+	if p := Make(in, Options{MaxMoves: 2, Tolerance: 0.05}); len(p.Moves) != 2 {
 		t.Errorf("--max-moves 2: %d moves", len(p.Moves))
 	}
-	if err := (Options{MaxMoves: -1, MinImprovement: 2}).Validate(); err == nil || !strings.Contains(err.Error(), "MaxMoves") || !strings.Contains(err.Error(), "MinImprovement") {
+	if err := (Options{MaxMoves: -1, Tolerance: 2}).Validate(); err == nil || !strings.Contains(err.Error(), "MaxMoves") || !strings.Contains(err.Error(), "Tolerance") {
 		t.Errorf("Validate: %v, want both fields named", err)
 	}
 }
@@ -265,4 +279,32 @@ func slicesContains(ss []string, part string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkMake1000Nodes plans on 1,000 nodes with 30 pods each, 100 of
+// them empty (just joined).
+func BenchmarkMake1000Nodes(b *testing.B) {
+	var nodes []cluster.Node
+	var full []string
+	for i := range 1000 {
+		nodes = append(nodes, node(fmt.Sprintf("n-%d", i), 64*gi))
+		if i >= 100 {
+			full = append(full, nodes[i].Name)
+		}
+	}
+	var pods [][]cluster.Pod
+	for w := range 300 {
+		var on []string
+		for r := range 100 {
+			on = append(on, full[(w*7+r*13)%len(full)])
+		}
+		pods = append(pods, deployment("ns", fmt.Sprintf("w%d", w), gi/2, on...))
+	}
+	in := input(nodes, pods...)
+	b.ResetTimer()
+	for b.Loop() {
+		if p := Make(in, DefaultOptions()); len(p.Moves) != 20 {
+			b.Fatalf("%d moves", len(p.Moves))
+		}
+	}
 }
