@@ -430,8 +430,8 @@ func (r RebalanceReport) WriteText(w io.Writer) error {
 		if !n.Balanced {
 			name += " (cordoned or not Ready: left alone)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s (%s)\t%s (%s)\t%s\t%s\t%d\t%d\n", name, human(n.Allocatable), human(n.UsageBefore), pct(n.UsageBefore, n.Allocatable),
-			human(n.UsageAfter), pct(n.UsageAfter, n.Allocatable), human(n.RequestsBefore), human(n.RequestsAfter), n.PodsBefore, n.PodsAfter)
+		fmt.Fprintf(tw, "%s\t%s\t%s (%s)\t%s (%s)\t%s\t%s\t%d\t%d\n", name, human(n.Allocatable), human(n.UsageBefore), percent(n.ShareBefore),
+			human(n.UsageAfter), percent(n.ShareAfter), human(n.RequestsBefore), human(n.RequestsAfter), n.PodsBefore, n.PodsAfter)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -456,6 +456,8 @@ func (r RebalanceReport) WriteText(w io.Writer) error {
 	}
 	return nil
 }
+
+func percent(share float64) string { return fmt.Sprintf("%.0f%%", 100*share) }
 
 func points(share float64) string { return fmt.Sprintf("%.0f points", 100*share) }
 

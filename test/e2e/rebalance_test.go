@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -101,8 +102,14 @@ func TestRebalance(t *testing.T) {
 	})
 	t.Logf("rebalance -o json:\n%s", last.stdout)
 	onto := map[string]int{}
+	waves := map[string]bool{}
 	for _, m := range plan.Moves {
 		onto[m.To]++
+		if k := fmt.Sprint(m.Wave, m.Namespace, m.Workload.Name); waves[k] {
+			t.Errorf("two pods of %s/%s in wave %d", m.Namespace, m.Workload.Name, m.Wave)
+		} else {
+			waves[k] = true
+		}
 		if !strings.HasPrefix(m.To, "new-") || !strings.HasPrefix(m.From, "node-") {
 			t.Errorf("move %s/%s %s → %s, want from an old node onto a new one", m.Namespace, m.Pod, m.From, m.To)
 		}
@@ -120,6 +127,12 @@ func TestRebalance(t *testing.T) {
 	if !heldDB {
 		t.Errorf("held %+v, want shop/db held by its PDB", plan.Held)
 	}
+	text := nodewatch(t, ctx, nil, nil, base...)
+	if text.code != 0 || !strings.Contains(text.stdout, "dry run: nothing is evicted") || !strings.Contains(text.stdout, "Expected memory usage per node") ||
+		!strings.Contains(text.stdout, "PodDisruptionBudget db allows 0") {
+		t.Errorf("rebalance (text): exit %d\n%s%s", text.code, text.stdout, text.stderr)
+	}
+	t.Logf("rebalance:\n%s", text.stdout)
 	if r := nodewatch(t, ctx, nil, nil, append(base, "--apply")...); r.code != 2 || !strings.Contains(r.stderr, "--yes") {
 		t.Errorf("--apply without --yes: exit %d\n%s", r.code, r.stderr)
 	}
