@@ -218,7 +218,10 @@ func (r *History) leaks(ctx context.Context, now time.Time) ([]growth, error) {
 		pods[p.Key()] = p
 	}
 	o := leak.DefaultOptions()
-	o.MinSpan, o.SpikeWindow, o.MinSlope = r.rules.LeakWindow/2, r.rules.LeakWindow/8, r.rules.LeakMinGrowth
+	// The spike filter is a rolling median: a window of an eighth of a short
+	// leak window, at most the 40 minutes a spike lasts (wider costs time
+	// and hides nothing more).
+	o.MinSpan, o.SpikeWindow, o.MinSlope = r.rules.LeakWindow/2, min(r.rules.LeakWindow/8, 40*time.Minute), r.rules.LeakMinGrowth
 	o.MinPoints = 10
 	var out []growth
 	m, _ := v.(promql.Matrix)
