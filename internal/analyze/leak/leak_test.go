@@ -3,6 +3,7 @@ package leak
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,33 @@ func BenchmarkAnalyze14Days(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		Analyze(pts, DefaultOptions())
+	}
+}
+
+// TestMedian: selection gives the sorted median, for odd and even lengths,
+// duplicates and sorted or reversed input.
+func TestMedian(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 1; n < 300; n++ {
+		for _, gen := range []func(i int) float64{
+			func(int) float64 { return r.NormFloat64() },
+			func(i int) float64 { return float64(i) },
+			func(i int) float64 { return float64(-i) },
+			func(i int) float64 { return float64(i % 3) },
+		} {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = gen(i)
+			}
+			sorted := slices.Clone(xs)
+			slices.Sort(sorted)
+			want := sorted[n/2]
+			if n%2 == 0 {
+				want = (sorted[n/2-1] + sorted[n/2]) / 2
+			}
+			if got := median(xs); got != want {
+				t.Fatalf("n=%d: median %v, want %v", n, got, want)
+			}
+		}
 	}
 }
