@@ -223,6 +223,7 @@ func (r *History) leaks(ctx context.Context, now time.Time) ([]growth, error) {
 	// and hides nothing more).
 	o.MinSpan, o.SpikeWindow, o.MinSlope = r.rules.LeakWindow/2, min(r.rules.LeakWindow/8, 40*time.Minute), r.rules.LeakMinGrowth
 	o.MinPoints = 10
+	o.MaxFit = 120 // a pass judges every container; 120 points of 14 days are one per 2.8 h
 	var out []growth
 	m, _ := v.(promql.Matrix)
 	for _, s := range m {

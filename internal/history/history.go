@@ -70,6 +70,10 @@ func Open(dataDir string, o Options) (*DB, error) {
 	return &DB{tsdb: db, engine: engine}, nil
 }
 
+// Compact compacts the head into blocks now (tests and benchmarks: the
+// store does it on its own every minute).
+func (db *DB) Compact(ctx context.Context) error { return db.tsdb.Compact(ctx) }
+
 // Close flushes and closes.
 func (db *DB) Close() error { return db.tsdb.Close() }
 

@@ -44,6 +44,10 @@ type Options struct {
 	// RecentShare is the share of the last segment's time that must still
 	// grow at RecentRatio of the overall slope or more.
 	RecentShare, RecentRatio float64
+	// MaxFit bounds the points of a segment the O(n²) Theil–Sen fit and
+	// Mann–Kendall test pair, evenly thinned (0: 400). A pass over tens of
+	// thousands of 14-day series uses fewer.
+	MaxFit int
 }
 
 // DefaultOptions returns the documented defaults.
@@ -129,8 +133,8 @@ func Analyze(points []Point, o Options) Verdict {
 		if len(seg) < 3 {
 			continue
 		}
-		slopes = append(slopes, pairSlopes(seg)...)
-		ss, vv := mannKendall(seg)
+		slopes = append(slopes, pairSlopes(seg, o.MaxFit)...)
+		ss, vv := mannKendall(seg, o.MaxFit)
 		s, variance = s+ss, variance+vv
 	}
 	if len(slopes) == 0 || variance == 0 {
@@ -153,7 +157,7 @@ func Analyze(points []Point, o Options) Verdict {
 	}
 	recent := tail(last, o.RecentShare)
 	if len(recent) >= 3 {
-		v.RecentSlopePerHour = median(pairSlopes(recent)) * float64(time.Hour/time.Second)
+		v.RecentSlopePerHour = median(pairSlopes(recent, o.MaxFit)) * float64(time.Hour/time.Second)
 	}
 	switch {
 	case z < o.Z:
@@ -230,20 +234,23 @@ func split(pts []Point, at []int) [][]Point {
 // thinned evenly.
 const maxFit = 400
 
-func thin(pts []Point) []Point {
-	if len(pts) <= maxFit {
+func thin(pts []Point, most int) []Point {
+	if most <= 1 {
+		most = maxFit
+	}
+	if len(pts) <= most {
 		return pts
 	}
-	out := make([]Point, maxFit)
+	out := make([]Point, most)
 	for i := range out {
-		out[i] = pts[i*(len(pts)-1)/(maxFit-1)]
+		out[i] = pts[i*(len(pts)-1)/(most-1)]
 	}
 	return out
 }
 
 // pairSlopes are the slopes (per second) between every pair of points.
-func pairSlopes(pts []Point) []float64 {
-	pts = thin(pts)
+func pairSlopes(pts []Point, most int) []float64 {
+	pts = thin(pts, most)
 	out := make([]float64, 0, len(pts)*(len(pts)-1)/2)
 	for i := range pts {
 		for j := i + 1; j < len(pts); j++ {
@@ -257,8 +264,8 @@ func pairSlopes(pts []Point) []float64 {
 
 // mannKendall returns the S statistic and its variance (no tie correction
 // beyond counting equal pairs as zero).
-func mannKendall(pts []Point) (s, variance float64) {
-	pts = thin(pts)
+func mannKendall(pts []Point, most int) (s, variance float64) {
+	pts = thin(pts, most)
 	n := float64(len(pts))
 	for i := range pts {
 		for j := i + 1; j < len(pts); j++ {
