@@ -242,8 +242,8 @@ func explainText(w io.Writer, x *Explanation) error {
 	if len(x.Pods) > 0 {
 		fmt.Fprintln(w, "\nMEMORY (heaviest pods on the node, working set)")
 		for _, p := range x.Pods {
-			fmt.Fprintf(w, "  %-50s min %-9s max %-9s last %-9s %s\n", p.Namespace+"/"+p.Pod,
-				report.Bytes(&p.Min, "-"), report.Bytes(&p.Max, "-"), report.Bytes(&p.Last, "-"), Sparkline(p.Points, p.Min, p.Max))
+			fmt.Fprintf(w, "  %-50s min %-8s max %-8s last %-8s %s\n", p.Namespace+"/"+p.Pod,
+				report.Measured(p.Min), report.Measured(p.Max), report.Measured(p.Last), Sparkline(p.Points, p.Min, p.Max))
 		}
 	}
 	if len(x.PageFaults) > 0 {

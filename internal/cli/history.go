@@ -113,14 +113,14 @@ func podHistory(ctx context.Context, a promv1.API, ns, pod, container string, no
 func historyText(w io.Writer, hist []ContainerHistory, since time.Duration) error {
 	for _, h := range hist {
 		fmt.Fprintf(w, "%s/%s container %s on %s — working set over %s: min %s, max %s, last %s\n",
-			h.Namespace, h.Pod, h.Container, h.Node, since, report.Bytes(&h.Min, "-"), report.Bytes(&h.Max, "-"), report.Bytes(&h.Last, "-"))
+			h.Namespace, h.Pod, h.Container, h.Node, since, report.Measured(h.Min), report.Measured(h.Max), report.Measured(h.Last))
 		fmt.Fprintf(w, "  %s\n", Sparkline(h.Points, h.Min, h.Max))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  TIME\tWORKING SET")
 		stride := max(len(h.Points)/12, 1)
 		for i := 0; i < len(h.Points); i += stride {
 			p := h.Points[i]
-			fmt.Fprintf(tw, "  %s\t%s\n", p.Time.Format(time.RFC3339), report.Bytes(&p.Bytes, "-"))
+			fmt.Fprintf(tw, "  %s\t%s\n", p.Time.Format(time.RFC3339), report.Measured(p.Bytes))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

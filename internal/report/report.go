@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -64,6 +65,29 @@ func Bytes(n *int64, unset string) string {
 		return unset
 	}
 	return resource.NewQuantity(*n, resource.BinarySI).String()
+}
+
+// Measured formats a measured amount of memory (a working set, a peak)
+// rounded for reading: "537Mi", "1.13Gi", "812Ki". Declared amounts
+// (requests, limits) use Bytes, which is exact.
+func Measured(n int64) string {
+	v := float64(n)
+	for _, u := range []struct {
+		unit string
+		size float64
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if math.Abs(v) >= u.size {
+			x := v / u.size
+			switch {
+			case math.Abs(x) >= 100:
+				return fmt.Sprintf("%.0f%s", x, u.unit)
+			case math.Abs(x) >= 10:
+				return fmt.Sprintf("%.1f%s", x, u.unit)
+			}
+			return fmt.Sprintf("%.2f%s", x, u.unit)
+		}
+	}
+	return fmt.Sprintf("%d", n)
 }
 
 // Since formats a time and how long ago it was, kubectl style:
