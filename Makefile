@@ -51,7 +51,7 @@ fuzz:
 	$(GO) test ./internal/collect -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 e2e: simcluster peers browser
-	NODEWATCH_REQUIRE_SIMCLUSTER=1 NODEWATCH_REQUIRE_PEERS=1 $(GO) test -count=1 -timeout 30m -v ./test/e2e/...
+	NODEWATCH_REQUIRE_SIMCLUSTER=1 NODEWATCH_REQUIRE_PEERS=1 $(GO) test -count=1 -timeout 45m -v ./test/e2e/...
 
 bench:
 	bash bench/check-dump.sh
