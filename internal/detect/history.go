@@ -155,13 +155,33 @@ func (r *History) Evaluate(ctx context.Context, now time.Time) ([]Finding, error
 	if err != nil {
 		return nil, err
 	}
+	var disk map[string]cause.Spike
 	for node, sp := range spikes {
 		if !sp.Thrashing(r.rules.FaultRatio, r.rules.MinFaultRate) {
 			continue
 		}
+		if disk == nil { // only read when some node thrashes
+			if disk, err = cause.DiskReadSpikes(ctx, r.h, "", now, r.rules.ThrashingWindow); err != nil {
+				return nil, err
+			}
+		}
+		msg := fmt.Sprintf("%s is thrashing: %s", node, sp.Describe(r.rules.ThrashingWindow))
+		if d, ok := disk[node]; ok && d.Recent > 0 && (d.Ratio >= 2 || math.IsInf(d.Ratio, 1)) {
+			msg += fmt.Sprintf("; disk reads %s/s", mib(d.Recent))
+			if !math.IsInf(d.Ratio, 1) {
+				msg += fmt.Sprintf(" (×%.0f)", d.Ratio)
+			}
+		}
+		if f, ok := free[node]; ok {
+			for _, n := range r.c.Nodes() {
+				if n.Name == node && n.AllocatableMemory > 0 {
+					msg += fmt.Sprintf("; working set %s of %s allocatable", mib(float64(n.AllocatableMemory)-f), mib(float64(n.AllocatableMemory)))
+				}
+			}
+		}
 		out = append(out, Finding{
 			Key: HistoryScope + "node/" + node + "/thrashing", Rule: NodeThrashing, Severity: Warning, Node: node,
-			Reason: "MajorPageFaults", Message: fmt.Sprintf("%s is thrashing: %s", node, sp.Describe(r.rules.ThrashingWindow)),
+			Reason: "MajorPageFaults", Message: msg,
 		})
 	}
 	slices.SortFunc(out, func(a, b Finding) int { return cmp.Compare(a.Key, b.Key) })

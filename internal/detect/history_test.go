@@ -46,15 +46,18 @@ func TestHistoryRules(t *testing.T) {
 		return labels.FromStrings("__name__", "container_memory_failures_total", "failure_type", "pgmajfault", "scope", "hierarchy", "id", "/", "node", node)
 	}
 	var batch []collect.Sample
-	var c1, c2 float64
+	disk := labels.FromStrings("__name__", "container_fs_reads_bytes_total", "id", "/", "device", "/dev/vda", "node", "n2")
+	var c1, c2, d2 float64
 	steps := 60
 	for i := range steps {
 		ts := t0.Add(time.Duration(i) * 30 * time.Second).UnixMilli()
 		c1 += 30
 		if i >= steps-6 {
 			c2 += 30 * 500
+			d2 += 30 * 80 << 20 // 80 MiB/s
 		} else {
 			c2 += 30
+			d2 += 30 * 1 << 20
 		}
 		h := float64(i) / 120 // hours
 		batch = append(batch,
@@ -63,6 +66,7 @@ func TestHistoryRules(t *testing.T) {
 			collect.Sample{Labels: mem("web", "steady-1", "n1"), T: ts, V: float64(300 << 20)},
 			collect.Sample{Labels: faults("n1"), T: ts, V: c1},
 			collect.Sample{Labels: faults("n2"), T: ts, V: c2},
+			collect.Sample{Labels: disk, T: ts, V: d2},
 		)
 	}
 	if _, err := db.Append(ctx, batch); err != nil {
@@ -98,6 +102,12 @@ func TestHistoryRules(t *testing.T) {
 			// 25 minutes left: within a quarter of the 2 h horizon, critical.
 			if !strings.Contains(f.Message, "OOM-killed in about 25 min") || f.Severity != Critical {
 				t.Errorf("exhaustion: %s %s", f.Severity, f.Message)
+			}
+		case NodeThrashing:
+			for _, want := range []string{"major page faults ×", "disk reads 80 MiB/s (×80)", "working set 603 MiB of 8.0 GiB allocatable"} {
+				if !strings.Contains(f.Message, want) {
+					t.Errorf("thrashing message %q lacks %q", f.Message, want)
+				}
 			}
 		case ContainerLeaking:
 			if strings.HasPrefix(f.Workload, "emails/") && !strings.Contains(f.Message, "2.0 GiB/h") {

@@ -168,13 +168,25 @@ func (s Spike) Thrashing(ratio, minRate float64) bool { return s.Recent >= minRa
 // PromQL label matcher list such as `node="n1"`, or "" for all) over the
 // hour before at, and returns each node's spike over the last `recent`.
 func FaultSpikes(ctx context.Context, h History, sel string, at time.Time, recent time.Duration) (map[string]Spike, error) {
+	return rateSpikes(ctx, h, `container_memory_failures_total{failure_type="pgmajfault",id="/"`, "major page faults", sel, at, recent)
+}
+
+// DiskReadSpikes is FaultSpikes for the nodes' disk reads (bytes/s of the
+// root cgroup): the story's thrashing showed as both at once.
+func DiskReadSpikes(ctx context.Context, h History, sel string, at time.Time, recent time.Duration) (map[string]Spike, error) {
+	return rateSpikes(ctx, h, `container_fs_reads_bytes_total{id="/"`, "disk reads", sel, at, recent)
+}
+
+// rateSpikes reads a counter's per-node rate over the hour before at (the
+// selector's closing brace is added here, after sel).
+func rateSpikes(ctx context.Context, h History, selector, what, sel string, at time.Time, recent time.Duration) (map[string]Spike, error) {
 	if sel != "" {
 		sel = "," + sel
 	}
-	q := fmt.Sprintf(`max by (node) (rate(container_memory_failures_total{failure_type="pgmajfault",id="/"%s}[2m]))`, sel)
+	q := fmt.Sprintf(`max by (node) (rate(%s%s}[2m]))`, selector, sel)
 	v, err := h.QueryRange(ctx, q, at.Add(-time.Hour), at, 30*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("reading major page faults: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	out := map[string]Spike{}
 	m, _ := v.(promql.Matrix)
