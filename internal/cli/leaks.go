@@ -13,6 +13,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/nodewatch/nodewatch/internal/analyze/leak"
 	"github.com/nodewatch/nodewatch/internal/report"
@@ -77,10 +78,15 @@ moved by spikes. Short history says "not enough data" instead of guessing.`,
 	f.DurationVar(&since, "since", 6*time.Hour, "how much history to judge")
 	f.BoolVar(&all, "all", false, "list every container's verdict, not only leaks")
 	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	leakFlags(f, &o)
+	return cmd
+}
+
+// leakFlags are the leak verdict's thresholds, for leaks and suspects.
+func leakFlags(f *pflag.FlagSet, o *leak.Options) {
 	f.DurationVar(&o.MinSpan, "min-history", o.MinSpan, "the least history to judge a container")
 	f.IntVar(&o.MinPoints, "min-samples", o.MinPoints, "the fewest samples to judge a container")
 	f.Float64Var(&o.MinSlope, "min-growth", o.MinSlope, "the least growth that counts, in bytes per hour")
-	return cmd
 }
 
 func findLeaks(ctx context.Context, a promv1.API, namespace string, now time.Time, since time.Duration, o leak.Options) ([]ContainerLeak, error) {

@@ -20,6 +20,7 @@ import (
 func newSuspects(g *globals) *cobra.Command {
 	var server, dataDir, output string
 	var since time.Duration
+	lo := leak.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "suspects",
 		Short: "Rank workloads by how strongly they are tied to node failures",
@@ -36,6 +37,9 @@ evidence, in plain words, best first.`,
 			if err != nil {
 				return err
 			}
+			if err := lo.Validate(); err != nil {
+				return err
+			}
 			incs, _, err := loadIncidents(cmd.Context(), server, dataDir)
 			if err != nil {
 				return err
@@ -50,7 +54,7 @@ evidence, in plain words, best first.`,
 			if err != nil {
 				return err
 			}
-			ranked := culprit.Rank(culprit.Failures(incs), presence(snap), leakEvidence(ctx, g, server, since))
+			ranked := culprit.Rank(culprit.Failures(incs), presence(snap), leakEvidence(ctx, g, server, since, lo))
 			if ranked == nil {
 				ranked = []culprit.Suspect{}
 			}
@@ -61,17 +65,18 @@ evidence, in plain words, best first.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./nodewatch-data", "the data dir to read when no daemon answers")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "history to search for leaks")
+	leakFlags(cmd.Flags(), &lo)
 	return cmd
 }
 
 // leakEvidence scores workloads whose containers leak; without a history to
 // read it says so and ranks on presence alone.
-func leakEvidence(ctx context.Context, g *globals, server string, since time.Duration) map[culprit.Workload]culprit.Evidence {
+func leakEvidence(ctx context.Context, g *globals, server string, since time.Duration, o leak.Options) map[culprit.Workload]culprit.Evidence {
 	a, err := historyAPI(server)
 	if err != nil {
 		return nil
 	}
-	found, err := findLeaks(ctx, a, "", g.now(), since, leak.DefaultOptions())
+	found, err := findLeaks(ctx, a, "", g.now(), since, o)
 	if err != nil {
 		g.log.Warn("no leak evidence: the history is not readable", "err", err)
 		return nil

@@ -207,7 +207,8 @@ Alerts appear as nodewatch sends them; the clock counts from its start.`, downFo
 		}
 	}
 	report("nodewatch incidents: every incident, with its likely cause", "incidents", "--server", cli.server)
-	report("nodewatch suspects: which workload is tied to the failures", "suspects", "--server", cli.server)
+	report("nodewatch suspects: which workload is tied to the failures", "suspects", "--server", cli.server,
+		"--since", "15m", "--min-history", "1m", "--min-samples", "12") // minutes of history, not the default hour
 	report("nodewatch explain node "+down[0]+": its timeline, the likely cause, its pods' memory and its page faults",
 		"explain", "node", down[0], "--server", cli.server, "--since", "10m")
 	report("nodewatch recommend: requests and limits from the history; the leak is flagged, not sized",
