@@ -108,16 +108,8 @@ func runRebalanceWith(t *testing.T, client kubernetes.Interface, a promv1.API, a
 	root.SetArgs(append([]string{"rebalance", "--server", "http://nodewatch.test:8080"}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	err := root.ExecuteContext(context.Background())
-	switch {
-	case err == nil:
-		return out.String(), errb.String(), ExitOK
-	case err == errFindings:
-		return out.String(), errb.String(), ExitFindings
-	default:
-		fmt.Fprintf(&errb, "error: %v\n", err)
-		return out.String(), errb.String(), ExitError
-	}
+	code = exitCode(root.ExecuteContext(context.Background()), &errb)
+	return out.String(), errb.String(), code
 }
 
 func TestRebalanceGolden(t *testing.T) {

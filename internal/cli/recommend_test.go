@@ -251,14 +251,8 @@ func runRecommendWith(t *testing.T, client kubernetes.Interface, a promv1.API, a
 	root.SetArgs(append([]string{"recommend", "--server", "http://nodewatch.test:8080"}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	err := root.ExecuteContext(context.Background())
-	switch {
-	case err == nil:
-		return out.String(), errb.String(), ExitOK
-	default:
-		fmt.Fprintf(&errb, "error: %v\n", err)
-		return out.String(), errb.String(), ExitError
-	}
+	code = exitCode(root.ExecuteContext(context.Background()), &errb)
+	return out.String(), errb.String(), code
 }
 
 func TestRecommendGolden(t *testing.T) {

@@ -67,14 +67,18 @@ func execute(ctx context.Context, args []string, g *globals) int {
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	err := root.ExecuteContext(ctx)
+	return exitCode(root.ExecuteContext(ctx), s.Err)
+}
+
+// exitCode maps a command's error to the exit status, printing real errors.
+func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, errFindings):
 		return ExitFindings
 	default:
-		fmt.Fprintf(s.Err, "error: %v\n", err)
+		fmt.Fprintf(stderr, "error: %v\n", err)
 		return ExitError
 	}
 }
