@@ -23,13 +23,7 @@ import (
 func TestLikelyCauseInAlert(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	c := simcluster.StartForTest(t, simcluster.Options{NodeMonitorGracePeriod: graceForRun})
-	if err := c.ApplyUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddNodes(ctx, "node", 1, simcluster.NodeSize{}); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := usageCluster(t, ctx, simcluster.Options{NodeMonitorGracePeriod: graceForRun}, 1, simcluster.NodeSize{})
 	workloads := []simcluster.Workload{
 		{Namespace: "web", Name: "frontend", Replicas: 2, MemoryRequest: "256Mi", MemoryLimit: "512Mi",
 			Annotations: map[string]string{simcluster.AnnotationMemory: "300Mi"}},

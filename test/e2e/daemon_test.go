@@ -204,3 +204,18 @@ func deploy(t *testing.T, ctx context.Context, c *simcluster.Cluster, workloads 
 		}
 	}
 }
+
+// usageCluster starts the simulated cluster with kwok's simulated usage
+// (see simcluster.ApplyUsage) and n Ready nodes named node-0 ... node-(n-1).
+func usageCluster(t *testing.T, ctx context.Context, o simcluster.Options, n int, size simcluster.NodeSize) (*simcluster.Cluster, []string) {
+	t.Helper()
+	c := simcluster.StartForTest(t, o)
+	if err := c.ApplyUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := c.AddNodes(ctx, "node", n, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, nodes
+}

@@ -66,14 +66,7 @@ func TestDashboard(t *testing.T) {
 	chromium := requireChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
-	c := simcluster.StartForTest(t, simcluster.Options{NodeMonitorGracePeriod: 40 * time.Second})
-	if err := c.ApplyUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	nodes, err := c.AddNodes(ctx, "node", 2, simcluster.NodeSize{Memory: "4Gi"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, nodes := usageCluster(t, ctx, simcluster.Options{NodeMonitorGracePeriod: 40 * time.Second}, 2, simcluster.NodeSize{Memory: "4Gi"})
 	web := simcluster.Workload{Namespace: "web", Name: "frontend", Replicas: 4, MemoryRequest: "256Mi", MemoryLimit: "512Mi",
 		Annotations: map[string]string{simcluster.AnnotationMemory: "200Mi"}}
 	emails := simcluster.Workload{Namespace: "emails", Name: "unanswered-emails", Replicas: 1,
@@ -254,7 +247,7 @@ func TestDashboard(t *testing.T) {
 	// The time-range picker reloads the page's data for the new range.
 	rctx, cancelRange := context.WithTimeout(bctx, 30*time.Second)
 	defer cancelRange()
-	err = chromedp.Do(rctx, chromedp.Navigate(base+"/nodes/"+url.PathEscape(victim)+"?range=15m"), chromedp.WaitVisible(chromedp.CSS(`body[data-loaded]`)))
+	err := chromedp.Do(rctx, chromedp.Navigate(base+"/nodes/"+url.PathEscape(victim)+"?range=15m"), chromedp.WaitVisible(chromedp.CSS(`body[data-loaded]`)))
 	var before, after chromedp.AttributeResult
 	if err == nil {
 		before, err = chromedp.Run(rctx, chromedp.AttributeValue(chromedp.CSS("body"), "data-loaded"))

@@ -59,14 +59,7 @@ func TestHistoryFromPrometheus(t *testing.T) {
 	bin := promtest.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	c := simcluster.StartForTest(t, simcluster.Options{})
-	if err := c.ApplyUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	nodes, err := c.AddNodes(ctx, "node", 2, simcluster.NodeSize{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, nodes := usageCluster(t, ctx, simcluster.Options{}, 2, simcluster.NodeSize{})
 	workloads := []simcluster.Workload{
 		{Namespace: "web", Name: "steady", Replicas: 2, Annotations: map[string]string{simcluster.AnnotationMemory: "200Mi"}},
 		{Namespace: "emails", Name: "leaky", Replicas: 1, Annotations: map[string]string{simcluster.AnnotationMemory: "100Mi", simcluster.AnnotationLeak: "60"}},

@@ -51,13 +51,7 @@ type rebalancePlan struct {
 func TestRebalance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
-	c := simcluster.StartForTest(t, simcluster.Options{})
-	if err := c.ApplyUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddNodes(ctx, "node", 2, simcluster.NodeSize{}); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := usageCluster(t, ctx, simcluster.Options{}, 2, simcluster.NodeSize{})
 	mem := func(m string) map[string]string { return map[string]string{simcluster.AnnotationMemory: m} }
 	deploy(t, ctx, c,
 		simcluster.Workload{Namespace: "web", Name: "api", Replicas: 4, MemoryRequest: "512Mi", Annotations: mem("2Gi")},
