@@ -34,7 +34,7 @@ type NodeSize struct {
 }
 
 // AddNodes creates nodes named prefix-0 ... prefix-(n-1) and waits until
-// all are Ready.
+// all are Ready and schedulable.
 func (c *Cluster) AddNodes(ctx context.Context, prefix string, n int, size NodeSize) ([]string, error) {
 	size.CPU = cmpOr(size.CPU, "8")
 	size.Memory = cmpOr(size.Memory, "16Gi")
@@ -67,11 +67,39 @@ func (c *Cluster) AddNodes(ctx context.Context, prefix string, n int, size NodeS
 		}
 	}
 	for _, name := range names {
-		if err := c.WaitNodeReady(ctx, name, "True"); err != nil {
+		if err := c.WaitNodeSchedulable(ctx, name); err != nil {
 			return nil, err
 		}
 	}
 	return names, nil
+}
+
+// WaitNodeSchedulable waits until the node is Ready and the node lifecycle
+// controller has lifted the not-ready taint it puts on every new node: until
+// then the scheduler passes the node over, and pods created right after
+// AddNodes would all land on the nodes that were untainted first.
+func (c *Cluster) WaitNodeSchedulable(ctx context.Context, name string) error {
+	return c.Wait(ctx, fmt.Sprintf("node %s Ready and untainted", name), func(ctx context.Context) (bool, error) {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, t := range n.Spec.Taints {
+			if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
+				return false, nil
+			}
+		}
+		return nodeReady(n) == corev1.ConditionTrue, nil
+	})
+}
+
+func nodeReady(n *corev1.Node) corev1.ConditionStatus {
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			return cond.Status
+		}
+	}
+	return "" // not reported yet
 }
 
 // FailNode stops the node's heartbeats: kwok no longer manages it, so its
@@ -101,12 +129,7 @@ func (c *Cluster) WaitNodeReady(ctx context.Context, name, status string) error 
 		if err != nil {
 			return false, nil
 		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady {
-				return string(cond.Status) == status, nil
-			}
-		}
-		return false, nil
+		return string(nodeReady(n)) == status, nil
 	})
 }
 
