@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -29,9 +27,9 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/nodewatch/nodewatch/internal/api"
-	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/collect"
 	"github.com/nodewatch/nodewatch/internal/history"
+	"github.com/nodewatch/nodewatch/internal/recommend"
 )
 
 const mi = 1 << 20
@@ -128,7 +126,7 @@ func fixtureHistory() []series {
 
 // historyServer serves the fixture through nodewatch's own store and
 // Prometheus-compatible API; downsample writes the 5-minute aggregates.
-func historyServer(t *testing.T, downsample bool) promv1.API {
+func historyServer(t *testing.T, downsample bool) recommend.History {
 	t.Helper()
 	db, err := history.Open(t.TempDir(), history.Options{})
 	if err != nil {
@@ -161,7 +159,7 @@ func historyServer(t *testing.T, downsample bool) promv1.API {
 	api.PromHandlers(mux, db, func() time.Time { return fixedNow })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	a, err := historyAPI(srv.URL)
+	a, err := historyClient(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +235,7 @@ func fixtureCluster() []runtime.Object {
 
 // runRecommendWith runs nodewatch recommend in-process against a fake
 // cluster and the given history.
-func runRecommendWith(t *testing.T, client kubernetes.Interface, a promv1.API, args ...string) (stdout, stderr string, code int) {
+func runRecommendWith(t *testing.T, client kubernetes.Interface, a recommend.History, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	g := &globals{Streams: Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, now: func() time.Time { return fixedNow }}
@@ -247,7 +245,7 @@ func runRecommendWith(t *testing.T, client kubernetes.Interface, a promv1.API, a
 			root.RemoveCommand(c)
 		}
 	}
-	root.AddCommand(recommendCommand(g, func(string) (kubernetes.Interface, promv1.API, error) { return client, a, nil }))
+	root.AddCommand(recommendCommand(g, func(string) (kubernetes.Interface, recommend.History, error) { return client, a, nil }))
 	root.SetArgs(append([]string{"recommend", "--server", "http://nodewatch.test:8080"}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errb)
@@ -270,17 +268,17 @@ func TestRecommendGolden(t *testing.T) {
 
 // recommendJSON runs recommend -o json and indexes the containers by
 // namespace/kind/workload/container.
-func recommendJSON(t *testing.T, a promv1.API, args ...string) (RecommendReport, map[string]ContainerRecommendation) {
+func recommendJSON(t *testing.T, a recommend.History, args ...string) (recommend.Report, map[string]recommend.Container) {
 	t.Helper()
 	out, errOut, code := runRecommendWith(t, fake.NewClientset(fixtureCluster()...), a, append([]string{"-o", "json"}, args...)...)
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var r RecommendReport
+	var r recommend.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]ContainerRecommendation{}
+	got := map[string]recommend.Container{}
 	for _, w := range r.Workloads {
 		for _, c := range w.Containers {
 			got[w.Namespace+"/"+w.Kind+"/"+w.Name+"/"+c.Name] = c
@@ -302,26 +300,26 @@ func TestRecommend(t *testing.T) {
 		t.Fatalf("containers %v, unmatched %d, resolution %s", keys(got), r.UnmatchedPods, r.Resolution)
 	}
 	steady := got["web/Deployment/steady/app"]
-	if steady.Status != StatusSized || !between(*steady.Recommended.MemoryRequest, 210*mi, 240*mi) || *steady.Recommended.MemoryLimit < 214*mi {
+	if steady.Status != recommend.StatusSized || !between(*steady.Recommended.MemoryRequest, 210*mi, 240*mi) || *steady.Recommended.MemoryLimit < 214*mi {
 		t.Fatalf("steady: %+v, want a request just above its ~210 Mi and a limit above its peak", steady.Recommended)
 	}
 	if *steady.Recommended.CPURequest != 50 || !strings.Contains(steady.Note, "CPU request held at the CPU limit 50m") {
 		t.Errorf("steady's CPU request %d (%s): with a 50m CPU limit and no --cpu-limits it must stay at 50m", *steady.Recommended.CPURequest, steady.Note)
 	}
 	proxy := got["web/Deployment/steady/proxy"]
-	if !proxy.Sidecar || proxy.Status != StatusSized || !between(*proxy.Recommended.MemoryRequest, 30*mi, 34*mi) {
+	if !proxy.Sidecar || proxy.Status != recommend.StatusSized || !between(*proxy.Recommended.MemoryRequest, 30*mi, 34*mi) {
 		t.Fatalf("sidecar: %+v", proxy)
 	}
 	spiky := got["web/Deployment/spiky/worker"]
-	if spiky.Status != StatusSized || *spiky.Recommended.MemoryRequest > 120*mi || *spiky.Recommended.MemoryLimit < 900*mi || !spiky.Details.Spiky {
+	if spiky.Status != recommend.StatusSized || *spiky.Recommended.MemoryRequest > 120*mi || *spiky.Recommended.MemoryLimit < 900*mi || !spiky.Details.Spiky {
 		t.Fatalf("spiky: %+v %s, want a request near 100 Mi and a limit above 900 Mi", spiky.Recommended, spiky.Note)
 	}
-	if leak := got["emails/ReplicationController/unanswered-emails/mail"]; leak.Status != StatusLeak || leak.Recommended != nil ||
+	if leak := got["emails/ReplicationController/unanswered-emails/mail"]; leak.Status != recommend.StatusLeak || leak.Recommended != nil ||
 		!strings.HasPrefix(leak.Note, "leak: fix the leak first") || leak.Restarts != 3 {
 		t.Errorf("leak: %+v", leak)
 	}
 	cron := got["batch/CronJob/nightly-report/report"]
-	if cron.Status != StatusSized || cron.Details.Stats.Pods != 6 || cron.OOMKills != 2 || cron.Details.OOMEpisodes != 2 {
+	if cron.Status != recommend.StatusSized || cron.Details.Stats.Pods != 6 || cron.OOMKills != 2 || cron.Details.OOMEpisodes != 2 {
 		t.Errorf("CronJob: %d runs pooled, %d OOM kills, %d episodes; want 6 runs (one matched by name), the kill in the history and the one in the pod's status",
 			cron.Details.Stats.Pods, cron.OOMKills, cron.Details.OOMEpisodes)
 	}
@@ -332,7 +330,7 @@ func TestRecommend(t *testing.T) {
 		t.Errorf("pods running: %v", pods)
 	}
 	pg := got["db/StatefulSet/postgres/postgres"]
-	if pg.Status != StatusNoData || pg.Note != "not enough data (21 samples over 10m)" {
+	if pg.Status != recommend.StatusNoData || pg.Note != "not enough data (21 samples over 10m)" {
 		t.Errorf("postgres: %s %q", pg.Status, pg.Note)
 	}
 	// Reserved: steady's 2 pods × (app + proxy) from nothing, spiky's 1 Gi
@@ -366,7 +364,7 @@ func TestRecommend(t *testing.T) {
 			t.Errorf("%s over 5m maxima %+v, raw %+v: want at least the raw sizes", k, agg, raw)
 		}
 	}
-	if leak := got5["emails/ReplicationController/unanswered-emails/mail"]; leak.Status != StatusLeak {
+	if leak := got5["emails/ReplicationController/unanswered-emails/mail"]; leak.Status != recommend.StatusLeak {
 		t.Errorf("5m: the leak is %s: %s", leak.Status, leak.Note)
 	}
 }
@@ -385,12 +383,12 @@ func keys[V any](m map[string]V) []string {
 // Prometheus), the 5-minute path computes them with a range query and
 // gives the same sizes as with them.
 func TestRecommendFromPrometheus(t *testing.T) {
-	sizes := func(a promv1.API) string {
+	sizes := func(a recommend.History) string {
 		out, errOut, code := runRecommendWith(t, fake.NewClientset(fixtureCluster()...), a, "--since", "3h", "--resolution", "5m", "-o", "json")
 		if code != ExitOK {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		var r RecommendReport
+		var r recommend.Report
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -477,15 +475,15 @@ func TestRecommendApply(t *testing.T) {
 
 func TestRecommendErrors(t *testing.T) {
 	a := historyServer(t, false)
-	broken := func() promv1.API {
+	broken := func() recommend.History {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusBadGateway) }))
 		t.Cleanup(srv.Close)
-		a, _ := historyAPI(srv.URL)
+		a, _ := historyClient(srv.URL)
 		return a
 	}()
 	cases := []struct {
 		name   string
-		a      promv1.API
+		a      recommend.History
 		args   []string
 		stderr string
 	}{
@@ -507,74 +505,5 @@ func TestRecommendErrors(t *testing.T) {
 	_, errOut, code := run(t, nil, "", "recommend", "--kubeconfig", "testdata/unreachable.kubeconfig", "--request-timeout", "2s")
 	if code != ExitError || !strings.Contains(errOut, "listing nodes") {
 		t.Errorf("unreachable cluster: exit %d stderr %q", code, errOut)
-	}
-}
-
-func TestCounterConversions(t *testing.T) {
-	at := func(s int) model.Time { return model.TimeFromUnix(int64(s)) }
-	cpu := []model.SamplePair{{Timestamp: at(0), Value: 10}, {Timestamp: at(30), Value: 13}, {Timestamp: at(60), Value: 1.5}, {Timestamp: at(90), Value: 4.5}}
-	rates, resets := counterRates(cpu)
-	if len(rates) != 2 || rates[0].V != 0.1 || rates[1].V != 0.1 || !rates[1].T.Equal(at(90).Time()) {
-		t.Errorf("rates %+v, want 0.1 cores at 30 s and 90 s (none across the reset)", rates)
-	}
-	if len(resets) != 1 || !resets[0].Equal(at(60).Time()) {
-		t.Errorf("resets %v, want the counter going backwards at 60 s", resets)
-	}
-	ooms := counterRises([]model.SamplePair{{Timestamp: at(0), Value: 2}, {Timestamp: at(30), Value: 2}, {Timestamp: at(60), Value: 4}, {Timestamp: at(90), Value: 1}})
-	if len(ooms) != 3 || !ooms[0].Equal(at(60).Time()) || !ooms[1].Equal(at(60).Time()) || !ooms[2].Equal(at(90).Time()) {
-		t.Errorf("OOM kills %v, want two at 60 s and one after the reset at 90 s (none for the 2 before the window)", ooms)
-	}
-}
-
-func TestGuessOwner(t *testing.T) {
-	known := []cluster.Owner{{Kind: "Deployment", Name: "web"}, {Kind: "Deployment", Name: "web-api"}, {Kind: "StatefulSet", Name: "db"},
-		{Kind: "CronJob", Name: "report"}, {Kind: "DaemonSet", Name: "agent"}, {Kind: "Pod", Name: "debug"}}
-	for pod, want := range map[string]string{
-		"web-7d4b9c-abcde":      "Deployment/web",
-		"web-api-5f6d8b-kx2mq":  "Deployment/web-api",
-		"db-12":                 "StatefulSet/db",
-		"report-29400000-x7k2p": "CronJob/report",
-		"agent-k2x9q":           "DaemonSet/agent",
-		"agent-k2x9q-extra":     "",
-		"debug-abcde":           "",
-		"webhook-7d4b9c-abcde":  "",
-	} {
-		o, ok := guessOwner(pod, known)
-		if got := map[bool]string{true: o.Kind + "/" + o.Name}[ok]; got != want {
-			t.Errorf("%s: %q, want %q", pod, got, want)
-		}
-	}
-}
-
-func TestPatchFor(t *testing.T) {
-	sized := func(name string, sidecar bool, cpuLimit *int64) ContainerRecommendation {
-		return ContainerRecommendation{Name: name, Sidecar: sidecar, Status: StatusSized,
-			Recommended: &Resources{MemoryRequest: ptr(int64(256 * mi)), MemoryLimit: ptr(int64(1536 * mi)), CPURequest: ptr(int64(250)), CPULimit: cpuLimit}}
-	}
-	leak := ContainerRecommendation{Name: "leaky", Status: StatusLeak, Note: leakNote}
-	cases := []struct {
-		name string
-		w    WorkloadRecommendation
-		want string
-		why  string
-	}{
-		{"deployment with a sidecar and a leak", WorkloadRecommendation{Kind: "Deployment", Containers: []ContainerRecommendation{sized("app", false, nil), sized("proxy", true, nil), leak}},
-			`{"spec":{"template":{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"1536Mi"},"requests":{"cpu":"250m","memory":"256Mi"}}}],"initContainers":[{"name":"proxy","resources":{"limits":{"memory":"1536Mi"},"requests":{"cpu":"250m","memory":"256Mi"}}}]}}}}`, ""},
-		{"cronjob with a CPU limit", WorkloadRecommendation{Kind: "CronJob", Containers: []ContainerRecommendation{sized("report", false, ptr(int64(1500)))}},
-			`{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"report","resources":{"limits":{"cpu":"1500m","memory":"1536Mi"},"requests":{"cpu":"250m","memory":"256Mi"}}}]}}}}}}`, ""},
-		{"only a leak", WorkloadRecommendation{Kind: "Deployment", Containers: []ContainerRecommendation{leak}}, "", "leaky: leak: fix the leak first"},
-		{"a Job", WorkloadRecommendation{Kind: "Job", Containers: []ContainerRecommendation{sized("x", false, nil)}}, "", "a Job's pod template cannot be changed"},
-		{"a bare pod", WorkloadRecommendation{Kind: "Pod", Containers: []ContainerRecommendation{sized("x", false, nil)}}, "", "a bare pod's resources cannot be patched"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			b, why := patchFor(tc.w)
-			if string(b) != tc.want || !strings.Contains(why, tc.why) {
-				t.Errorf("patch %s (%q), want %s (%q)", b, why, tc.want, tc.why)
-			}
-		})
-	}
-	if got := shellQuote(`it's`); got != `'it'\''s'` {
-		t.Errorf("shellQuote: %s", got)
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package recommend
 
 import (
 	"context"
@@ -11,8 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/nodewatch/nodewatch/internal/kube"
 )
 
 // templatePath is where each patchable kind keeps its pod template's spec.
@@ -25,32 +23,32 @@ var templatePath = map[string][]string{
 	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
 }
 
-// WorkloadPatch is a strategic-merge patch of one workload's pod template.
-type WorkloadPatch struct {
+// Patch is a strategic-merge patch of one workload's pod template.
+type Patch struct {
 	Namespace, Kind, Name string
 	Patch                 []byte
 }
 
-func (p WorkloadPatch) String() string {
+func (p Patch) String() string {
 	return fmt.Sprintf("%s/%s -n %s", strings.ToLower(p.Kind), p.Name, p.Namespace)
 }
 
 // Patches returns the patch of every workload with a sized container.
-func (r RecommendReport) Patches() []WorkloadPatch {
-	var out []WorkloadPatch
+func (r Report) Patches() []Patch {
+	var out []Patch
 	for _, w := range r.Workloads {
-		if b, _ := patchFor(w); b != nil {
-			out = append(out, WorkloadPatch{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Patch: b})
+		if b, _ := PatchFor(w); b != nil {
+			out = append(out, Patch{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Patch: b})
 		}
 	}
 	return out
 }
 
-// patchFor builds the strategic-merge patch setting the recommended
+// PatchFor builds the strategic-merge patch setting the recommended
 // resources of w's sized containers (matched by name; sidecars among the
 // initContainers), or says why there is none. Only the recommended keys are
 // set: a CPU limit the user has stays unless --cpu-limits sizes it.
-func patchFor(w WorkloadRecommendation) ([]byte, string) {
+func PatchFor(w Workload) ([]byte, string) {
 	var containers, sidecars []any
 	var why []string
 	for _, c := range w.Containers {
@@ -101,29 +99,41 @@ func patchFor(w WorkloadRecommendation) ([]byte, string) {
 	return b, ""
 }
 
-// writePatches prints a kubectl patch command per workload with a patch and
-// a comment for those without, so the output can be reviewed and run.
-func writePatches(w io.Writer, r RecommendReport, access kube.Access) error {
+// Command is the kubectl command that applies the patch; kubectl gets the
+// flags in kubectlFlags too (see KubectlFlags).
+func (p Patch) Command(kubectlFlags string) string {
+	return fmt.Sprintf("kubectl patch %s --type strategic -p %s%s", p, shellQuote(string(p.Patch)), kubectlFlags)
+}
+
+// KubectlFlags are the --kubeconfig and --context flags for kubectl, each
+// quoted for a shell; empty values give no flag.
+func KubectlFlags(kubeconfig, context string) string {
 	var extra string
-	if access.Kubeconfig != "" {
-		extra += " --kubeconfig " + shellQuote(access.Kubeconfig)
+	if kubeconfig != "" {
+		extra += " --kubeconfig " + shellQuote(kubeconfig)
 	}
-	if access.Context != "" {
-		extra += " --context " + shellQuote(access.Context)
+	if context != "" {
+		extra += " --context " + shellQuote(context)
 	}
+	return extra
+}
+
+// WritePatches prints a kubectl patch command per workload with a patch and
+// a comment for those without, so the output can be reviewed and run.
+func WritePatches(w io.Writer, r Report, kubectlFlags string) error {
 	fmt.Fprintf(w, "# nodewatch recommend: %d workload(s), memory reserved %s → %s (from %s of history)\n",
 		len(r.Workloads), bytesOf(r.MemoryReservedBefore), bytesOf(r.MemoryReservedAfter), r.Since)
 	for _, wl := range r.Workloads {
-		b, why := patchFor(wl)
+		b, why := PatchFor(wl)
 		if b == nil {
 			fmt.Fprintf(w, "# %s %s/%s: no patch: %s\n", wl.Namespace, wl.Kind, wl.Name, why)
 			continue
 		}
-		p := WorkloadPatch{Namespace: wl.Namespace, Kind: wl.Kind, Name: wl.Name, Patch: b}
+		p := Patch{Namespace: wl.Namespace, Kind: wl.Kind, Name: wl.Name, Patch: b}
 		if why != "" {
 			fmt.Fprintf(w, "# %s %s/%s: not sized: %s\n", wl.Namespace, wl.Kind, wl.Name, why)
 		}
-		if _, err := fmt.Fprintf(w, "kubectl patch %s --type strategic -p %s%s\n", p, shellQuote(string(b)), extra); err != nil {
+		if _, err := fmt.Fprintln(w, p.Command(kubectlFlags)); err != nil {
 			return err
 		}
 	}
@@ -133,10 +143,10 @@ func writePatches(w io.Writer, r RecommendReport, access kube.Access) error {
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// applyPatches runs every patch as a server-side dry run first (admission,
+// Apply runs every patch as a server-side dry run first (admission,
 // validation, LimitRanges and quotas included) and applies them only when
 // all pass, so a refused patch leaves the cluster unchanged.
-func applyPatches(ctx context.Context, c kubernetes.Interface, ps []WorkloadPatch, log io.Writer) error {
+func Apply(ctx context.Context, c kubernetes.Interface, ps []Patch, log io.Writer) error {
 	if len(ps) == 0 {
 		_, err := fmt.Fprintln(log, "Nothing to apply: no workload has a sized container.")
 		return err
@@ -159,7 +169,7 @@ func applyPatches(ctx context.Context, c kubernetes.Interface, ps []WorkloadPatc
 	return nil
 }
 
-func patchWorkload(ctx context.Context, c kubernetes.Interface, p WorkloadPatch, dryRun bool) error {
+func patchWorkload(ctx context.Context, c kubernetes.Interface, p Patch, dryRun bool) error {
 	o := metav1.PatchOptions{FieldManager: "nodewatch-recommend"}
 	if dryRun {
 		o.DryRun = []string{metav1.DryRunAll}

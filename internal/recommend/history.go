@@ -1,4 +1,4 @@
-package cli
+package recommend
 
 import (
 	"context"
@@ -9,18 +9,27 @@ import (
 	"strings"
 	"time"
 
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/nodewatch/nodewatch/internal/analyze/rightsize"
 	"github.com/nodewatch/nodewatch/internal/cluster"
 )
 
+// History is the resource history, queried with PromQL: nodewatch's store
+// (history.DB) in the daemon, or a remote Prometheus-compatible API
+// (history.Remote) from the CLI.
+type History interface {
+	Query(ctx context.Context, q string, at time.Time) (parser.Value, error)
+	QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (parser.Value, error)
+}
+
 // Resolutions of the history recommend reads.
 const (
-	resolutionAuto = "auto"
-	resolutionRaw  = "raw"
-	resolution5m   = "5m"
+	ResolutionAuto = "auto"
+	ResolutionRaw  = "raw"
+	Resolution5m   = "5m"
 	// rawUpTo is the longest --since read as raw samples under auto: six
 	// hours of 30 s samples is 720 points a container; beyond, the 5-minute
 	// maxima are read (a week is 2,016 points instead of 20,160).
@@ -51,15 +60,15 @@ type historyQuery struct {
 	resolution string // raw or 5m
 }
 
-// resolve picks raw samples or 5-minute aggregates for auto.
-func resolveResolution(r string, since time.Duration) (string, error) {
+// ResolveResolution picks raw samples or 5-minute aggregates for auto.
+func ResolveResolution(r string, since time.Duration) (string, error) {
 	switch r {
-	case resolutionAuto:
+	case ResolutionAuto:
 		if since <= rawUpTo {
-			return resolutionRaw, nil
+			return ResolutionRaw, nil
 		}
-		return resolution5m, nil
-	case resolutionRaw, resolution5m:
+		return Resolution5m, nil
+	case ResolutionRaw, Resolution5m:
 		return r, nil
 	}
 	return "", fmt.Errorf("--resolution %q: use auto, raw or 5m", r)
@@ -79,15 +88,15 @@ func resolveResolution(r string, since time.Duration) (string, error) {
 // come out higher (safer, a little more reserved), and the peak — the
 // limit — is the same. Restarts and OOM kills are the 5-minute windows in
 // which the CPU counter reset or the OOM counter rose.
-func readHistory(ctx context.Context, a promv1.API, q historyQuery) (map[seriesKey]*containerSeries, error) {
+func readHistory(ctx context.Context, a History, q historyQuery) (map[seriesKey]*containerSeries, error) {
 	sel := `container!="",container!="POD"`
 	if q.namespace != "" {
 		sel += fmt.Sprintf(`,namespace=%q`, q.namespace)
 	}
 	rng := fmt.Sprintf("[%ds]", int64(q.since.Seconds()))
 	out := map[seriesKey]*containerSeries{}
-	get := func(m model.Metric) *containerSeries {
-		k := seriesKey{string(m["namespace"]), string(m["pod"]), string(m["container"])}
+	get := func(m labels.Labels) *containerSeries {
+		k := seriesKey{m.Get("namespace"), m.Get("pod"), m.Get("container")}
 		if k.namespace == "" || k.pod == "" || k.container == "" {
 			return nil
 		}
@@ -96,40 +105,39 @@ func readHistory(ctx context.Context, a promv1.API, q historyQuery) (map[seriesK
 			h = &containerSeries{seriesKey: k}
 			out[k] = h
 		}
-		if kind, name := string(m["workload_kind"]), string(m["workload"]); kind != "" && name != "" {
+		if kind, name := m.Get("workload_kind"), m.Get("workload"); kind != "" && name != "" {
 			h.owner = cluster.Owner{Kind: kind, Name: name}
 		}
 		return h
 	}
-	instant := func(expr string) (model.Matrix, error) {
-		v, _, _, err := a.Query(ctx, expr, q.now)
+	instant := func(expr string) (promql.Matrix, error) {
+		v, err := a.Query(ctx, expr, q.now)
 		if err != nil {
 			return nil, fmt.Errorf("query %s: %w", expr, err)
 		}
-		m, _ := v.(model.Matrix)
+		m, _ := v.(promql.Matrix)
 		return m, nil
 	}
 	// Range queries are evaluated where the daemon stores its aggregates:
 	// at the end of each complete 5-minute window.
 	step := max(5*time.Minute, q.since/10000)
-	ranged := func(expr string) (model.Matrix, error) {
-		r := promv1.Range{Start: q.now.Add(-q.since).Truncate(step).Add(step), End: q.now.Truncate(step), Step: step}
-		v, _, _, err := a.QueryRange(ctx, expr, r)
+	ranged := func(expr string) (promql.Matrix, error) {
+		v, err := a.QueryRange(ctx, expr, q.now.Add(-q.since).Truncate(step).Add(step), q.now.Truncate(step), step)
 		if err != nil {
 			return nil, fmt.Errorf("query %s: %w", expr, err)
 		}
-		m, _ := v.(model.Matrix)
+		m, _ := v.(promql.Matrix)
 		return m, nil
 	}
 
-	if q.resolution == resolutionRaw {
+	if q.resolution == ResolutionRaw {
 		m, err := instant(fmt.Sprintf(`container_memory_working_set_bytes{%s}%s`, sel, rng))
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range m {
 			if h := get(s.Metric); h != nil {
-				h.memory = append(h.memory, samplesOf(s.Values)...)
+				h.memory = append(h.memory, samplesOf(s.Floats)...)
 			}
 		}
 		if m, err = instant(fmt.Sprintf(`container_cpu_usage_seconds_total{%s}%s`, sel, rng)); err != nil {
@@ -137,7 +145,7 @@ func readHistory(ctx context.Context, a promv1.API, q historyQuery) (map[seriesK
 		}
 		for _, s := range m {
 			if h := get(s.Metric); h != nil {
-				rates, resets := counterRates(s.Values)
+				rates, resets := counterRates(s.Floats)
 				h.cpu, h.restarts = append(h.cpu, rates...), append(h.restarts, resets...)
 			}
 		}
@@ -146,7 +154,7 @@ func readHistory(ctx context.Context, a promv1.API, q historyQuery) (map[seriesK
 		}
 		for _, s := range m {
 			if h := get(s.Metric); h != nil {
-				h.ooms = append(h.ooms, counterRises(s.Values)...)
+				h.ooms = append(h.ooms, counterRises(s.Floats)...)
 			}
 		}
 	} else {
@@ -169,9 +177,9 @@ func readHistory(ctx context.Context, a promv1.API, q historyQuery) (map[seriesK
 			for _, s := range m {
 				if h := get(s.Metric); h != nil {
 					if src.cpu {
-						h.cpu = append(h.cpu, samplesOf(s.Values)...)
+						h.cpu = append(h.cpu, samplesOf(s.Floats)...)
 					} else {
-						h.memory = append(h.memory, samplesOf(s.Values)...)
+						h.memory = append(h.memory, samplesOf(s.Floats)...)
 					}
 				}
 			}
@@ -182,7 +190,7 @@ func readHistory(ctx context.Context, a promv1.API, q historyQuery) (map[seriesK
 		}
 		for _, s := range m {
 			if h := get(s.Metric); h != nil {
-				h.restarts = append(h.restarts, timesOf(s.Values)...)
+				h.restarts = append(h.restarts, timesOf(s.Floats)...)
 			}
 		}
 		if m, err = ranged(fmt.Sprintf(`increase(container_oom_events_total{%s}[5m]) > 0`, sel)); err != nil {
@@ -190,19 +198,19 @@ func readHistory(ctx context.Context, a promv1.API, q historyQuery) (map[seriesK
 		}
 		for _, s := range m {
 			if h := get(s.Metric); h != nil {
-				h.ooms = append(h.ooms, timesOf(s.Values)...)
+				h.ooms = append(h.ooms, timesOf(s.Floats)...)
 			}
 		}
 	}
-	v, _, _, err := a.Query(ctx, fmt.Sprintf(`last_over_time(container_spec_memory_limit_bytes{%s}%s)`, sel, rng), q.now)
+	v, err := a.Query(ctx, fmt.Sprintf(`last_over_time(container_spec_memory_limit_bytes{%s}%s)`, sel, rng), q.now)
 	if err != nil {
 		return nil, fmt.Errorf("query the memory limits: %w", err)
 	}
-	vec, _ := v.(model.Vector)
+	vec, _ := v.(promql.Vector)
 	for _, s := range vec {
-		k := seriesKey{string(s.Metric["namespace"]), string(s.Metric["pod"]), string(s.Metric["container"])}
-		if h := out[k]; h != nil && float64(s.Value) > 0 && !math.IsInf(float64(s.Value), 0) {
-			h.limit = max(h.limit, float64(s.Value))
+		k := seriesKey{s.Metric.Get("namespace"), s.Metric.Get("pod"), s.Metric.Get("container")}
+		if h := out[k]; h != nil && s.F > 0 && !math.IsInf(s.F, 0) {
+			h.limit = max(h.limit, s.F)
 		}
 	}
 	for _, h := range out {
@@ -213,18 +221,18 @@ func readHistory(ctx context.Context, a promv1.API, q historyQuery) (map[seriesK
 	return out, nil
 }
 
-func samplesOf(ps []model.SamplePair) []rightsize.Sample {
+func samplesOf(ps []promql.FPoint) []rightsize.Sample {
 	out := make([]rightsize.Sample, len(ps))
 	for i, p := range ps {
-		out[i] = rightsize.Sample{T: p.Timestamp.Time(), V: float64(p.Value)}
+		out[i] = rightsize.Sample{T: time.UnixMilli(p.T), V: p.F}
 	}
 	return out
 }
 
-func timesOf(ps []model.SamplePair) []time.Time {
+func timesOf(ps []promql.FPoint) []time.Time {
 	out := make([]time.Time, len(ps))
 	for i, p := range ps {
-		out[i] = p.Timestamp.Time()
+		out[i] = time.UnixMilli(p.T)
 	}
 	return out
 }
@@ -233,15 +241,15 @@ func timesOf(ps []model.SamplePair) []time.Time {
 // over each interval between samples. A counter going backwards is a
 // restart of the container: its time is returned, and that interval gives
 // no rate (its usage since the restart is not known).
-func counterRates(ps []model.SamplePair) (rates []rightsize.Sample, resets []time.Time) {
+func counterRates(ps []promql.FPoint) (rates []rightsize.Sample, resets []time.Time) {
 	for i := 1; i < len(ps); i++ {
-		dt := ps[i].Timestamp.Sub(ps[i-1].Timestamp).Seconds()
-		dv := float64(ps[i].Value - ps[i-1].Value)
+		dt := float64(ps[i].T-ps[i-1].T) / 1000
+		dv := ps[i].F - ps[i-1].F
 		switch {
 		case dv < 0:
-			resets = append(resets, ps[i].Timestamp.Time())
+			resets = append(resets, time.UnixMilli(ps[i].T))
 		case dt > 0:
-			rates = append(rates, rightsize.Sample{T: ps[i].Timestamp.Time(), V: dv / dt})
+			rates = append(rates, rightsize.Sample{T: time.UnixMilli(ps[i].T), V: dv / dt})
 		}
 	}
 	return rates, resets
@@ -249,15 +257,15 @@ func counterRates(ps []model.SamplePair) (rates []rightsize.Sample, resets []tim
 
 // counterRises returns a time for every unit a counter (OOM events) rose
 // by between samples; after a reset, its new value counts as rises.
-func counterRises(ps []model.SamplePair) []time.Time {
+func counterRises(ps []promql.FPoint) []time.Time {
 	var out []time.Time
 	for i := 1; i < len(ps); i++ {
-		rise := float64(ps[i].Value - ps[i-1].Value)
+		rise := ps[i].F - ps[i-1].F
 		if rise < 0 {
-			rise = float64(ps[i].Value)
+			rise = ps[i].F
 		}
 		for range int(math.Round(min(rise, 1000))) {
-			out = append(out, ps[i].Timestamp.Time())
+			out = append(out, time.UnixMilli(ps[i].T))
 		}
 	}
 	return out
