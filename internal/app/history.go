@@ -40,6 +40,30 @@ type collector struct {
 	// failing holds the nodes whose last scrape failed, to log changes
 	// rather than every failure.
 	failing map[string]bool
+	// stamp is the last cycle's sample timestamp (see stampFor).
+	stamp time.Time
+}
+
+// stampTolerance: a cycle that starts this close to its schedule is
+// stamped exactly on it, as Prometheus aligns its scrape timestamps. A TSDB
+// chunk stores a timestamp spaced like the one before in one bit, one that
+// is a millisecond off in sixteen: this halves the history on disk.
+const stampTolerance = 100 * time.Millisecond
+
+// stampFor returns the timestamp for a cycle starting at now: one interval
+// after the last when now is within stampTolerance of that, else now. A
+// clock that went back is logged: the samples it stamps land in the past.
+func (c *collector) stampFor(now time.Time, interval time.Duration) time.Time {
+	now = now.Truncate(time.Millisecond)
+	if last := c.stamp; !last.IsZero() {
+		if want := last.Add(interval); now.Sub(want).Abs() <= stampTolerance {
+			now = want
+		} else if now.Before(last) {
+			c.log.Warn("the clock went back; samples are stamped with the new time", "by", last.Sub(now), "last", last, "now", now)
+		}
+	}
+	c.stamp = now
+	return now
 }
 
 func newCollector(a *App, cache *kube.Cache, db *history.DB, reg *prometheus.Registry) *collector {
@@ -127,8 +151,8 @@ func (c *collector) run(ctx context.Context) {
 
 func (c *collector) cycle(ctx context.Context) {
 	start := time.Now()
-	now := c.cfg.now()
 	h := c.cfg.cfg.History
+	now := c.stampFor(c.cfg.now(), time.Duration(h.ScrapeInterval))
 	prefs := make([]corev1.NodeAddressType, len(h.KubeletAddressTypes))
 	for i, t := range h.KubeletAddressTypes {
 		prefs[i] = corev1.NodeAddressType(t)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -48,5 +49,33 @@ func TestWorthKeeping(t *testing.T) {
 		if got := worthKeeping(e); got != tc.keep {
 			t.Errorf("%s %s %s: keep %v, want %v", tc.kind, tc.typ, tc.reason, got, tc.keep)
 		}
+	}
+}
+
+// TestStampFor: cycles that start a few milliseconds late are stamped on
+// the schedule (evenly spaced timestamps compress to a bit each); a late or
+// early cycle beyond the tolerance, or a clock that went back, starts a new
+// schedule from its own time.
+func TestStampFor(t *testing.T) {
+	var logged strings.Builder
+	c := &collector{log: slog.New(slog.NewTextHandler(&logged, nil))}
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 123_456_789, time.UTC)
+	const iv = 30 * time.Second
+	for i, tc := range []struct {
+		now, want time.Time
+	}{
+		{t0, t0.Truncate(time.Millisecond)},
+		{t0.Add(iv + 3*time.Millisecond), t0.Truncate(time.Millisecond).Add(iv)},
+		{t0.Add(2*iv - 40*time.Millisecond), t0.Truncate(time.Millisecond).Add(2 * iv)},
+		{t0.Add(3*iv + 2*time.Second), t0.Add(3*iv + 2*time.Second).Truncate(time.Millisecond)}, // a slow cycle: its own time
+		{t0.Add(4*iv + 2*time.Second + 50*time.Millisecond), t0.Add(4*iv + 2*time.Second).Truncate(time.Millisecond)},
+		{t0.Add(time.Minute), t0.Add(time.Minute).Truncate(time.Millisecond)}, // the clock went back
+	} {
+		if got := c.stampFor(tc.now, iv); !got.Equal(tc.want) {
+			t.Errorf("cycle %d at %s: stamped %s, want %s", i, tc.now.Format(time.StampMicro), got.Format(time.StampMicro), tc.want.Format(time.StampMicro))
+		}
+	}
+	if !strings.Contains(logged.String(), "the clock went back") || strings.Count(logged.String(), "\n") != 1 {
+		t.Errorf("want one line about the clock going back, logged:\n%s", logged.String())
 	}
 }

@@ -28,12 +28,16 @@ type Rejected map[string]int
 
 // Parse reads Prometheus text exposition (what kubelets serve) with
 // Prometheus' own parser. keep selects metric names (nil keeps all); extra
-// labels are added to every sample; def is the timestamp for samples
-// without one. Samples with NaN, ±Inf or negative values, or label values
+// labels are added to every sample; every sample is stamped t, the
+// scrape's time, and a timestamp in the exposition is ignored (Prometheus'
+// honor_timestamps: false, as kube-prometheus scrapes cAdvisor): one clock
+// for every node, so a node whose clock is skewed or jumps cannot misplace
+// its samples, and evenly spaced timestamps cost a bit each in a TSDB chunk
+// where the kubelets' jittered ones cost two bytes. Samples with NaN, ±Inf or negative values, or label values
 // over 1 KiB, are refused and counted, not stored. A syntax error ends the
 // parse with an error naming the byte position; the samples read before it
 // are returned.
-func Parse(b []byte, keep func(name string) bool, extra labels.Labels, def int64) ([]Sample, Rejected, error) {
+func Parse(b []byte, keep func(name string) bool, extra labels.Labels, t int64) ([]Sample, Rejected, error) {
 	p := textparse.NewPromParser(b, labels.NewSymbolTable(), false)
 	var out []Sample
 	rej := Rejected{}
@@ -50,7 +54,7 @@ func Parse(b []byte, keep func(name string) bool, extra labels.Labels, def int64
 		if e != textparse.EntrySeries {
 			continue
 		}
-		_, ts, v := p.Series()
+		_, _, v := p.Series()
 		p.Labels(&lb)
 		name := lb.Get(labels.MetricName)
 		if keep != nil && !keep(name) {
@@ -80,10 +84,6 @@ func Parse(b []byte, keep func(name string) bool, extra labels.Labels, def int64
 		}
 		extra.Range(func(l labels.Label) { builder.Add(l.Name, l.Value) })
 		builder.Sort()
-		t := def
-		if ts != nil {
-			t = *ts
-		}
 		if len(out) == maxSamples {
 			rej["too_many_samples"]++
 			continue
