@@ -67,11 +67,7 @@ func (db *DB) Downsample(ctx context.Context, now time.Time) (int, error) {
 			for _, s := range vec {
 				b := labels.NewBuilder(s.Metric)
 				b.Set(labels.MetricName, a.Name)
-				v := s.F
-				if strings.HasSuffix(a.Name, "_bytes:avg5m") {
-					v = math.Round(v) // whole bytes: the TSDB's XOR encoding packs them far tighter
-				}
-				batch = append(batch, collect.Sample{Labels: b.Labels(), T: w.UnixMilli(), V: v})
+				batch = append(batch, collect.Sample{Labels: b.Labels(), T: w.UnixMilli(), V: storedValue(a.Name, s.F)})
 			}
 		}
 		if _, err := db.Append(ctx, batch); err != nil {
@@ -81,6 +77,19 @@ func (db *DB) Downsample(ctx context.Context, now time.Time) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// page is the kernel's unit of memory: working sets are counted in pages.
+const page = 4096
+
+// storedValue is an aggregate's value as stored: an average of byte counts
+// is rounded to whole pages, which the TSDB's XOR encoding packs in a few
+// bits where a fraction of a byte takes most of the mantissa.
+func storedValue(name string, v float64) float64 {
+	if strings.HasSuffix(name, "_bytes:avg5m") {
+		return math.Round(v/page) * page
+	}
+	return v
 }
 
 // lastAggregate is the newest window stored (zero if none in the last day).

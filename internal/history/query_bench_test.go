@@ -2,7 +2,6 @@ package history
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -67,7 +66,7 @@ func fourteenDayStore(b *testing.B) (*DB, time.Time) {
 			if (n+1)%10 == 0 { // a 5-minute window ends
 				for i := range series {
 					batch = append(batch, collect.Sample{Labels: aggMax[i], T: ts.UnixMilli(), V: maxes[i]},
-						collect.Sample{Labels: aggAvg[i], T: ts.UnixMilli(), V: math.Round(sums[i] / 10)})
+						collect.Sample{Labels: aggAvg[i], T: ts.UnixMilli(), V: storedValue(Aggregates[1].Name, sums[i]/10)})
 					maxes[i], sums[i] = 0, 0
 				}
 			}
