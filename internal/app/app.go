@@ -22,6 +22,7 @@ import (
 
 	"github.com/nodewatch/nodewatch/internal/analyze/cause"
 	"github.com/nodewatch/nodewatch/internal/api"
+	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/config"
 	"github.com/nodewatch/nodewatch/internal/dashboard"
 	"github.com/nodewatch/nodewatch/internal/detect"
@@ -132,7 +133,12 @@ func (a *App) Run(ctx context.Context) error {
 	if histAPI != nil {
 		api.PromHandlers(mux, histAPI, a.now)
 	}
-	ui, err := dashboard.Handler(dashboard.Options{Cluster: cache, Incidents: db, Events: db, History: histAPI, Now: a.now, Log: a.log})
+	ui, err := dashboard.Handler(dashboard.Options{Cluster: cache, Incidents: db, Events: db, History: histAPI, Now: a.now, Log: a.log,
+		// The audit page lists these live (get/list only, as `nodewatch
+		// audit` does) rather than keeping informers on them.
+		Policies: func(ctx context.Context, ns string, s *cluster.Snapshot) error {
+			return kube.ListPolicies(ctx, a.client, ns, s)
+		}})
 	if err != nil {
 		return err
 	}

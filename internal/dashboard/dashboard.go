@@ -70,6 +70,15 @@ type Options struct {
 	MaxPoints int
 	// MaxRange is the longest time range a page may ask for (default 14 days).
 	MaxRange time.Duration
+	// Policies lists Namespaces, LimitRanges and ResourceQuotas for the
+	// audit page (kube.ListPolicies); nil audits without them, and the page
+	// says which checks were skipped. A listing is reused for PolicyTTL
+	// (default 30 s).
+	Policies  PolicyLister
+	PolicyTTL time.Duration
+	// RecommendTTL is how long a recommendations report is reused
+	// (default 1 minute).
+	RecommendTTL time.Duration
 }
 
 //go:embed static
@@ -81,13 +90,15 @@ var pageTmpl string
 var page = template.Must(template.New("page").Parse(pageTmpl))
 
 type server struct {
-	o Options
+	o        Options
+	policies policyCache
+	recs     reportCache
 }
 
 // Handler returns the dashboard: pages at /, /nodes/{name},
 // /pods/{namespace}/{name}, /incidents and /incidents/{id} (the link alerts
-// carry when --external-url is set), assets under /ui/static/ and the
-// pages' JSON under /api/ui/. Mount it at "/".
+// carry when --external-url is set), /audit and /recommendations, assets
+// under /ui/static/ and the pages' JSON under /api/ui/. Mount it at "/".
 func Handler(o Options) (http.Handler, error) {
 	var errs []error
 	if o.Cluster == nil {
@@ -102,8 +113,8 @@ func Handler(o Options) (http.Handler, error) {
 	if err := o.Leak.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("dashboard: leak: %w", err))
 	}
-	if o.MaxPoints < 0 || o.MaxRange < 0 {
-		errs = append(errs, errors.New("dashboard: MaxPoints and MaxRange must not be negative"))
+	if o.MaxPoints < 0 || o.MaxRange < 0 || o.PolicyTTL < 0 || o.RecommendTTL < 0 {
+		errs = append(errs, errors.New("dashboard: MaxPoints, MaxRange, PolicyTTL and RecommendTTL must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -120,6 +131,12 @@ func Handler(o Options) (http.Handler, error) {
 	if o.MaxRange == 0 {
 		o.MaxRange = 14 * 24 * time.Hour
 	}
+	if o.PolicyTTL == 0 {
+		o.PolicyTTL = 30 * time.Second
+	}
+	if o.RecommendTTL == 0 {
+		o.RecommendTTL = time.Minute
+	}
 	s := &server{o: o}
 	static, _ := fs.Sub(staticFS, "static")
 	mux := http.NewServeMux()
@@ -129,11 +146,15 @@ func Handler(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET /pods/{namespace}/{name}", s.page("pod", "Pod"))
 	mux.HandleFunc("GET /incidents", s.page("incidents", "Incidents"))
 	mux.HandleFunc("GET /incidents/{id}", s.page("incident", "Incident"))
+	mux.HandleFunc("GET /audit", s.page("audit", "Audit"))
+	mux.HandleFunc("GET /recommendations", s.page("recommendations", "Recommendations"))
 	mux.HandleFunc("GET /api/ui/overview", s.api(s.overview))
 	mux.HandleFunc("GET /api/ui/nodes/{name}", s.api(s.node))
 	mux.HandleFunc("GET /api/ui/pods/{namespace}/{name}", s.api(s.pod))
 	mux.HandleFunc("GET /api/ui/incidents", s.api(s.incidents))
 	mux.HandleFunc("GET /api/ui/incidents/{id}", s.api(s.incident))
+	mux.HandleFunc("GET /api/ui/audit", s.api(s.auditPage))
+	mux.HandleFunc("GET /api/ui/recommendations", s.api(s.recommendationsPage))
 	return secure(mux), nil
 }
 

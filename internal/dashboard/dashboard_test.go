@@ -303,7 +303,7 @@ func TestNoHistory(t *testing.T) {
 func TestPagesAndAssets(t *testing.T) {
 	f := newFixture(t)
 	h := f.handler(t)
-	for _, path := range []string{"/", "/nodes/n2", "/pods/emails/unanswered-emails-x7k2p", "/incidents", "/incidents/" + f.failure} {
+	for _, path := range []string{"/", "/nodes/n2", "/pods/emails/unanswered-emails-x7k2p", "/incidents", "/incidents/" + f.failure, "/audit", "/recommendations"} {
 		rec := get(t, h, path, nil)
 		body := rec.Body.String()
 		mustf(t, rec.Code == 200 && strings.Contains(body, `<script src="/ui/static/app.js"`) && strings.Contains(rec.Header().Get("Content-Type"), "text/html"),

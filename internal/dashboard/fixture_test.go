@@ -120,6 +120,31 @@ type fixture struct {
 	events    fakeEvents
 	history   *history.DB
 	failure   string // the NotReady incident's ID
+	// policyLists counts the listings of namespaces, LimitRanges and
+	// ResourceQuotas; policyErr fails them.
+	policyLists int
+	policyErr   error
+}
+
+// listPolicies is kube.ListPolicies over the fixture: namespaces web and
+// emails; web has a LimitRange with a default memory limit and a quota.
+func (f *fixture) listPolicies(_ context.Context, ns string, s *cluster.Snapshot) error {
+	f.policyLists++
+	if f.policyErr != nil {
+		return f.policyErr
+	}
+	for _, n := range []string{"emails", "web"} {
+		if ns == "" || ns == n {
+			s.Namespaces = append(s.Namespaces, cluster.Namespace{Name: n, Phase: "Active"})
+		}
+	}
+	if ns == "" || ns == "web" {
+		s.LimitRanges = append(s.LimitRanges, cluster.LimitRange{Namespace: "web", Name: "defaults",
+			Default: cluster.Resources{Memory: ptr(int64(512 << 20))}, DefaultRequest: cluster.Resources{Memory: ptr(int64(256 << 20))}})
+		s.Quotas = append(s.Quotas, cluster.ResourceQuota{Namespace: "web", Name: "memory", RequestsMemory: ptr(int64(8 << 30)), LimitsMemory: ptr(int64(16 << 30))})
+	}
+	s.Listed = cluster.Kinds{Namespaces: true, LimitRanges: true, ResourceQuotas: true}
+	return nil
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -207,7 +232,8 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) handler(t testing.TB) http.Handler {
 	t.Helper()
-	h, err := Handler(Options{Cluster: f.cluster, Incidents: f.incidents, Events: f.events, History: f.history, Now: func() time.Time { return now }})
+	h, err := Handler(Options{Cluster: f.cluster, Incidents: f.incidents, Events: f.events, History: f.history, Now: func() time.Time { return now },
+		Policies: f.listPolicies})
 	if err != nil {
 		t.Fatal(err)
 	}

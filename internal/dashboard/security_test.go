@@ -29,7 +29,8 @@ func TestEscaping(t *testing.T) {
 		t.Errorf("the pod page does not carry the name as escaped text:\n%s", body)
 	}
 
-	for _, path := range []string{"/api/ui/pods/web/" + url.PathEscape(xss), "/api/ui/nodes/n2", "/api/ui/incidents/" + f.failure, "/api/ui/overview"} {
+	for _, path := range []string{"/api/ui/pods/web/" + url.PathEscape(xss), "/api/ui/nodes/n2", "/api/ui/incidents/" + f.failure, "/api/ui/overview",
+		"/api/ui/audit", "/api/ui/recommendations"} {
 		rec := get(t, h, path+"?range=3h"+end, nil)
 		b := rec.Body.String()
 		if rec.Code != 200 {
@@ -43,6 +44,16 @@ func TestEscaping(t *testing.T) {
 		}
 		if ct := rec.Header().Get("Content-Type"); ct != "application/json" || rec.Header().Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: Content-Type %q, nosniff %q", path, ct, rec.Header().Get("X-Content-Type-Options"))
+		}
+	}
+
+	// A namespace named like markup, asked for in the URL, comes back as
+	// escaped text in the audit's and the recommendations' JSON (the
+	// script then shows it with textContent, as the e2e test checks).
+	for _, path := range []string{"/api/ui/audit", "/api/ui/recommendations"} {
+		rec := get(t, h, path+"?namespace="+url.QueryEscape(xss), nil)
+		if b := rec.Body.String(); rec.Code != 200 || strings.Contains(b, "<img") || !strings.Contains(b, `"namespace":"\u003cimg src=x onerror=\"window.__xss=1\"\u003e`) {
+			t.Errorf("%s?namespace=<markup>: %d %s", path, rec.Code, b)
 		}
 	}
 

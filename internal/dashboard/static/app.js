@@ -73,6 +73,56 @@
 
   function empty(text) { return el('p', { class: 'muted' }, text); }
 
+  function card(n, label, cls) {
+    return el('div', { class: 'card' + (cls ? ' ' + cls : '') }, el('strong', {}, String(n)), ' ' + label);
+  }
+
+  // copyButton copies text: through the Clipboard API where the page is a
+  // secure context (https, or the default loopback address), else through
+  // a selected off-screen textarea (plain http beyond loopback).
+  function copyButton(text, label) {
+    label = label || 'Copy';
+    const b = el('button', { type: 'button', class: 'copy', title: 'Copy to the clipboard' }, label);
+    b.addEventListener('click', () => {
+      copyText(text).then(() => flash(b, 'Copied', label), () => flash(b, 'Copy failed: select the text', label));
+    });
+    return b;
+  }
+
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return;
+    }
+    const ta = el('textarea', { class: 'offscreen', readonly: 'readonly' });
+    ta.value = text;
+    body.append(ta);
+    ta.select();
+    const ok = document.execCommand('copy');
+    ta.remove();
+    if (!ok) throw new Error('copy refused');
+  }
+
+  function flash(b, text, back) {
+    b.textContent = text;
+    b.dataset.copied = text;
+    setTimeout(() => { b.textContent = back; }, 2000);
+  }
+
+  // namespacePicker narrows the audit and recommendations to a namespace.
+  function namespacePicker(d) {
+    const names = d.namespaces.slice();
+    if (d.namespace && !names.includes(d.namespace)) names.push(d.namespace);
+    const sel = el('select', { id: 'namespace' }, el('option', { value: '' }, 'all namespaces'), names.map((n) => el('option', { value: n }, n)));
+    sel.value = d.namespace || '';
+    sel.addEventListener('change', () => {
+      if (sel.value) params.set('namespace', sel.value); else params.delete('namespace');
+      history.replaceState(null, '', location.pathname + '?' + params.toString());
+      load();
+    });
+    return el('p', { class: 'picker' }, el('label', {}, 'Namespace ', sel));
+  }
+
   // ---- formatting --------------------------------------------------------
 
   function fmtBytes(b) {
@@ -380,11 +430,15 @@
 
   // ---- data --------------------------------------------------------------
 
-  function currentRange() { return params.get('range') || '1h'; }
+  // The recommendations are sized from the range: recommend's --since, 7d.
+  function currentRange() { return params.get('range') || (body.dataset.page === 'recommendations' ? '7d' : '1h'); }
+
+  // FORWARDED are the page's own parameters its JSON takes too.
+  const FORWARDED = ['end', 'namespace', 'min-history', 'min-samples', 'cpu-limits'];
 
   async function getJSON(path) {
     const q = new URLSearchParams({ range: currentRange() });
-    if (params.get('end')) q.set('end', params.get('end'));
+    for (const k of FORWARDED) if (params.get(k)) q.set(k, params.get(k));
     const resp = await fetch(path + '?' + q.toString(), { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
     let data = null;
     try { data = await resp.json(); } catch (e) { data = null; }
@@ -535,6 +589,90 @@
       section('Suspects', suspectsTable(d.suspects))];
   }
 
+  const SEVERITY = { critical: 'bad', warning: 'warn', info: '' };
+
+  function workloadCell(ns, w) {
+    if (w.kind === 'Pod') return podLink(ns, w.name);
+    return el('span', { class: 'workload' }, w.kind + '/' + w.name);
+  }
+
+  function containerNames(cs) {
+    if (!cs || cs.length === 0) return '–';
+    return cs.map((c) => c.name + (c.type && c.type !== 'app' ? ' (' + c.type + ')' : '')).join(', ');
+  }
+
+  // audit is `nodewatch audit -o json` as a table, a one-line fix per finding.
+  function audit(d) {
+    const r = d.report;
+    const cards = el('div', { class: 'cards' },
+      card(r.critical, 'critical', r.critical ? 'bad' : ''), card(r.warning, 'warning'), card(r.info, 'info'),
+      card(r.workloads, 'workloads'), card(r.pods, 'pods'), card(r.namespaces, 'namespaces'));
+    const skipped = (r.skipped || []).length ? el('ul', { class: 'skipped muted' }, r.skipped.map((x) => el('li', {}, 'Skipped: ' + x))) : null;
+    const rows = r.findings.map((f) => [
+      badge(f.severity, SEVERITY[f.severity]),
+      f.namespace || '–',
+      f.node ? el('span', {}, 'node ', nodeLink(f.node)) : f.workload ? workloadCell(f.namespace, f.workload) : 'the namespace',
+      containerNames(f.containers),
+      el('div', {}, el('span', { class: 'message' }, f.message),
+        f.pods && f.podsTotal > 1 ? el('span', { class: 'muted' }, ' (' + f.pods + ' of ' + f.podsTotal + ' pods)') : null,
+        el('div', { class: 'check muted' }, f.check), f.detail ? el('div', { class: 'detail muted' }, f.detail) : null),
+      el('div', { class: 'fix' }, el('code', {}, f.fix), ' ', copyButton(f.fix))]);
+    const findings = rows.length === 0 ? empty('No findings: every workload in scope declares its memory and CPU.') :
+      table(['Severity', 'Namespace', 'Workload', 'Container', 'Finding', 'Fix'], rows, 'audit');
+    return [el('h1', {}, 'Audit'), warnings(d), namespacePicker(d),
+      el('p', { class: 'muted' }, 'How every workload declares memory and CPU, as nodewatch audit' + (d.namespace ? ' -n ' + d.namespace : '') +
+        ' reports it (audited ' + fmtTime(r.auditedAt) + '). Copy a fix and run it, or change the manifests it names.'),
+      cards, skipped, section('Findings', findings)];
+  }
+
+  function change(cur, rec, fmt) {
+    const now = cur == null ? 'none' : fmt(cur);
+    if (rec == null) return now;
+    return el('span', { class: 'change' }, now, ' → ', el('strong', {}, fmt(rec)));
+  }
+
+  function fmtMilli(m) { return m == null ? '–' : (m >= 1000 && m % 1000 === 0 ? m / 1000 + '' : m + 'm'); }
+
+  // recommendations is `nodewatch recommend -o json` as a table, and each
+  // workload's patch as `recommend -o patch` prints it, ready to copy.
+  function recommendations(d) {
+    const cpuLimits = d.cpuLimits;
+    const headers = ['Namespace', 'Workload', 'Container', 'Pods', 'Memory request', 'Memory limit', 'CPU request'];
+    if (cpuLimits) headers.push('CPU limit');
+    headers.push('Confidence', 'Leak', 'Note');
+    const tbody = el('tbody');
+    for (const w of d.workloads) {
+      for (const c of w.containers || []) {
+        const rec = c.recommended || {};
+        const cells = [w.namespace, workloadCell(w.namespace, w), c.name + (c.sidecar ? ' (sidecar)' : ''), String(w.pods),
+          change(c.current.memoryRequestBytes, rec.memoryRequestBytes, fmtBytes), change(c.current.memoryLimitBytes, rec.memoryLimitBytes, fmtBytes),
+          change(c.current.cpuRequestMillicores, rec.cpuRequestMillicores, fmtMilli)];
+        if (cpuLimits) cells.push(change(c.current.cpuLimitMillicores, rec.cpuLimitMillicores, fmtMilli));
+        cells.push(c.status === 'sized' ? c.details.confidenceLevel + ' (' + c.details.confidence.toFixed(2) + ')' : '–',
+          c.status === 'leak' ? badge('LEAK', 'bad') : c.status === 'sized' ? 'no' : badge('not enough data', 'warn'),
+          el('span', { class: 'message' }, c.note || ''));
+        tbody.append(el('tr', { class: 'container-row status-' + c.status }, cells.map((x) => el('td', {}, x))));
+      }
+      const patch = w.command ? el('div', { class: 'patch' },
+        el('pre', { class: 'command' }, w.command), copyButton(w.command, 'Copy kubectl patch'), ' ', copyButton(w.patch, 'Copy the patch (JSON)')) :
+        el('span', { class: 'muted' }, 'No patch for ' + w.kind + '/' + w.name + ': ' + w.noPatch);
+      tbody.append(el('tr', { class: 'patch-row' }, el('td', { colspan: headers.length }, patch)));
+    }
+    const recs = d.workloads.length === 0 ? empty(d.history ? 'No workloads in scope.' : 'No resource history: nothing to size from.') :
+      el('table', { class: 'recommendations' }, el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))), tbody);
+    const source = d.resolution === '5m' ? '5-minute maxima' : 'raw samples';
+    return [el('h1', {}, 'Recommendations'), warnings(d), namespacePicker(d),
+      el('p', { class: 'muted' }, 'Memory and CPU sized per workload from ' + d.since + ' of history (' + source + '; the time range picks it), as nodewatch recommend' +
+        (d.namespace ? ' -n ' + d.namespace : ' -A') + ' --since ' + d.since + ' sizes them. A container needs ' + d.minHistory + ' and ' + d.minSamples +
+        ' samples; a leak gets no size. Computed ' + fmtTime(d.generated) + '.'),
+      el('div', { class: 'cards' },
+        card(fmtBytes(d.memoryReservedBeforeBytes), 'memory reserved now'), card(fmtBytes(d.memoryReservedAfterBytes), 'with the recommendations'),
+        card(d.workloads.filter((w) => w.command).length, 'workloads with a patch')),
+      section('Workloads', recs),
+      d.script ? section('All patches', el('p', { class: 'muted' }, 'The same patches as one script (nodewatch recommend -o patch): review it, then run it with sh.'),
+        el('pre', { class: 'script' }, d.script), copyButton(d.script, 'Copy the script')) : null];
+  }
+
   // ---- wiring ------------------------------------------------------------
 
   const pages = {
@@ -543,6 +681,8 @@
     pod: { api: () => '/api/ui/pods/' + encodeURIComponent(body.dataset.namespace) + '/' + encodeURIComponent(body.dataset.pod), render: pod },
     incidents: { api: () => '/api/ui/incidents', render: incidents },
     incident: { api: () => '/api/ui/incidents/' + encodeURIComponent(body.dataset.incident), render: incident },
+    audit: { api: () => '/api/ui/audit', render: audit },
+    recommendations: { api: () => '/api/ui/recommendations', render: recommendations },
   };
 
   async function load() {
@@ -558,10 +698,14 @@
     }
   }
 
+  // The audit reads the cluster as it is now: no time range.
+  if (body.dataset.page === 'audit') rangeSel.closest('label').hidden = true;
   rangeSel.value = currentRange();
   if (rangeSel.value !== currentRange()) {
     rangeSel.append(el('option', { value: currentRange() }, currentRange()));
-    rangeSel.value = currentRange();
+    // The audit reads the cluster as it is now: no time range.
+  if (body.dataset.page === 'audit') rangeSel.closest('label').hidden = true;
+  rangeSel.value = currentRange();
   }
   rangeSel.addEventListener('change', () => {
     params.set('range', rangeSel.value);

@@ -1,0 +1,291 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/nodewatch/nodewatch/internal/analyze/rightsize"
+	"github.com/nodewatch/nodewatch/internal/audit"
+	"github.com/nodewatch/nodewatch/internal/cluster"
+	"github.com/nodewatch/nodewatch/internal/recommend"
+)
+
+// The audit and recommendations pages compute what `nodewatch audit` and
+// `nodewatch recommend` print, through the same packages (audit.Run,
+// recommend.Recommend, recommend.PatchFor), from the informer cache instead
+// of a fresh listing. The cache holds no Namespaces, LimitRanges or
+// ResourceQuotas: the audit lists them live through Policies (the CLI's
+// kube.ListPolicies) and keeps that listing for PolicyTTL — a page view
+// costs three small LIST calls at most every PolicyTTL, and the daemon
+// holds nothing for them between views.
+
+// PolicyLister lists the Namespaces, LimitRanges and ResourceQuotas of
+// namespace ("" for all) into s, and sets s.Listed: kube.ListPolicies.
+type PolicyLister func(ctx context.Context, namespace string, s *cluster.Snapshot) error
+
+// policyCache keeps the last listing of every namespace's policies.
+type policyCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	snap *cluster.Snapshot // Namespaces, LimitRanges, Quotas, Listed only
+	err  error
+}
+
+// get returns the policies, listing them again when the last listing is
+// older than ttl. Only one listing runs at a time.
+func (c *policyCache) get(ctx context.Context, list PolicyLister, ttl time.Duration, now time.Time) (*cluster.Snapshot, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap != nil && now.Sub(c.at) < ttl && now.Sub(c.at) >= 0 {
+		return c.snap, c.err
+	}
+	s := cluster.NewSnapshot()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := list(ctx, "", s)
+	if err != nil {
+		// Audit without them (the report says which checks were skipped),
+		// and say why.
+		s = cluster.NewSnapshot()
+		err = fmt.Errorf("listing namespaces, LimitRanges and ResourceQuotas: %w", err)
+	}
+	c.snap, c.err, c.at = s, err, now
+	return s, err
+}
+
+// snapshot is the informer cache as a cluster.Snapshot, the input of the
+// CLI's analyses: every node, the pods of namespace ("" for all) and the
+// owners. The pods are shallow copies of the cache's own (read-only).
+func snapshot(c Cluster, namespace string) *cluster.Snapshot {
+	s := cluster.NewSnapshot()
+	for _, n := range c.Nodes() {
+		s.Nodes = append(s.Nodes, cluster.NodeFrom(n))
+	}
+	pods := c.Pods()
+	s.Pods = make([]cluster.Pod, 0, len(pods))
+	for _, p := range pods {
+		if namespace == "" || p.Namespace == namespace {
+			s.Pods = append(s.Pods, *p)
+		}
+	}
+	s.Owners = c.Owners()
+	return s
+}
+
+// namespacesOf lists the namespaces that have pods, for the pages' picker.
+func namespacesOf(c Cluster) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, p := range c.Pods() {
+		if !seen[p.Namespace] {
+			seen[p.Namespace] = true
+			out = append(out, p.Namespace)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+type auditJSON struct {
+	Warnings []string `json:"warnings,omitempty"`
+	// Namespace is the page's scope ("" for all); Namespaces have pods.
+	Namespace  string        `json:"namespace"`
+	Namespaces []string      `json:"namespaces"`
+	Report     *audit.Report `json:"report"`
+}
+
+// auditPage is `nodewatch audit [-n NS] -o json` over the informer cache.
+func (s *server) auditPage(r *http.Request, _ timeRange) (any, error) {
+	ns := r.URL.Query().Get("namespace")
+	out := auditJSON{Namespace: ns, Namespaces: namespacesOf(s.o.Cluster)}
+	snap := snapshot(s.o.Cluster, "")
+	if s.o.Policies != nil {
+		pol, err := s.policies.get(r.Context(), s.o.Policies, s.o.PolicyTTL, s.o.Now())
+		if err != nil {
+			out.Warnings = append(out.Warnings, err.Error())
+		}
+		snap.Namespaces, snap.LimitRanges, snap.Quotas, snap.Listed = pol.Namespaces, pol.LimitRanges, pol.Quotas, pol.Listed
+	}
+	out.Report = audit.Run(snap, audit.Options{Namespace: ns}, s.o.Now())
+	return out, nil
+}
+
+// workloadRow is one workload's recommendation with its patch: the
+// strategic-merge patch, the kubectl command that applies it (as
+// `recommend -o patch` prints it), or why there is none.
+type workloadRow struct {
+	recommend.Workload
+	Patch   string `json:"patch,omitempty"`
+	Command string `json:"command,omitempty"`
+	NoPatch string `json:"noPatch,omitempty"`
+}
+
+type recommendationsJSON struct {
+	Range      rangeJSON `json:"range"`
+	History    bool      `json:"history"`
+	Warnings   []string  `json:"warnings,omitempty"`
+	Namespace  string    `json:"namespace"`
+	Namespaces []string  `json:"namespaces"`
+	// The report's summary, as `recommend -o json` gives it.
+	Generated            time.Time     `json:"generated"`
+	Since                string        `json:"since"`
+	Resolution           string        `json:"resolution"`
+	MinHistory           string        `json:"minHistory"`
+	MinSamples           int           `json:"minSamples"`
+	CPULimits            bool          `json:"cpuLimits"`
+	MemoryReservedBefore int64         `json:"memoryReservedBeforeBytes"`
+	MemoryReservedAfter  int64         `json:"memoryReservedAfterBytes"`
+	UnmatchedPods        int           `json:"unmatchedPods"`
+	Workloads            []workloadRow `json:"workloads"`
+	// Script is every patch as one reviewable shell script: the output of
+	// `nodewatch recommend -o patch`.
+	Script string `json:"script"`
+}
+
+// recommendationsPage is `nodewatch recommend [-n NS] --since RANGE -o json`
+// with each workload's patch. The range picker is the history to size
+// from (default 7d, as the CLI's --since); ?min-history=, ?min-samples=
+// and ?cpu-limits=true are the CLI's flags of the same names.
+func (s *server) recommendationsPage(r *http.Request, rng timeRange) (any, error) {
+	q := r.URL.Query()
+	ns := q.Get("namespace")
+	if !rng.Explicit {
+		s.setWidth(&rng, defaultSince)
+	}
+	def := rightsize.DefaultOptions()
+	minHistory, minSamples, cpuLimits := def.MinSpan, def.MinSamples, false
+	var errs []error
+	if v := q.Get("min-history"); v != "" {
+		d, err := parseWidth(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("min-history: %q is not a duration such as 30m, 1h or 1d", v))
+		}
+		minHistory = d
+	}
+	if v := q.Get("min-samples"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("min-samples: %q is not a number", v))
+		}
+		minSamples = n
+	}
+	if v := q.Get("cpu-limits"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cpu-limits: %q is not true or false", v))
+		}
+		cpuLimits = b
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, &httpError{code: http.StatusBadRequest, msg: err.Error()}
+	}
+	sizing, err := recommend.Sizing(minHistory, minSamples, cpuLimits)
+	if err != nil {
+		return nil, &httpError{code: http.StatusBadRequest, msg: "min-history, min-samples: " + err.Error()}
+	}
+	since := rng.End.Sub(rng.Start)
+	res, _ := recommend.ResolveResolution(recommend.ResolutionAuto, since)
+	out := recommendationsJSON{Range: rng.json(), History: s.o.History != nil, Namespace: ns, Namespaces: namespacesOf(s.o.Cluster),
+		Generated: rng.End.UTC(), Since: shortWidth(since), Resolution: res, MinHistory: shortWidth(minHistory), MinSamples: minSamples,
+		CPULimits: cpuLimits, Workloads: []workloadRow{}}
+	if s.o.History == nil {
+		out.Warnings = append(out.Warnings, noHistory)
+		return out, nil
+	}
+	key := fmt.Sprint(ns, "|", since, "|", q.Get("end"), "|", minHistory, "|", minSamples, "|", cpuLimits)
+	rep, err := s.recs.get(key, s.o.RecommendTTL, s.o.Now(), func() (recommend.Report, error) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+		defer cancel()
+		return recommend.Recommend(ctx, s.o.History, snapshot(s.o.Cluster, ns),
+			recommend.Options{Namespace: ns, Now: rng.End, Since: since, Resolution: res, Sizing: sizing})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recommendations from the history: %w", err)
+	}
+	out.Generated, out.Since, out.Resolution = rep.Generated.UTC(), rep.Since, rep.Resolution
+	out.MemoryReservedBefore, out.MemoryReservedAfter, out.UnmatchedPods = rep.MemoryReservedBefore, rep.MemoryReservedAfter, rep.UnmatchedPods
+	for _, w := range rep.Workloads {
+		row := workloadRow{Workload: w}
+		b, why := recommend.PatchFor(w)
+		if b != nil {
+			p := recommend.Patch{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Patch: b}
+			row.Patch, row.Command = string(b), p.Command("")
+		}
+		row.NoPatch = why
+		out.Workloads = append(out.Workloads, row)
+	}
+	var script bytes.Buffer
+	_ = recommend.WritePatches(&script, rep, "")
+	out.Script = script.String()
+	return out, nil
+}
+
+// defaultSince is the history the recommendations are sized from when the
+// page does not choose: recommend's --since default.
+const defaultSince = 7 * 24 * time.Hour
+
+// shortWidth writes a duration as the range picker and recommend's flags
+// take it: 7d, 3h, 90m.
+func shortWidth(d time.Duration) string {
+	if day := 24 * time.Hour; d > 0 && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return model.Duration(d).String()
+}
+
+// reportCache keeps recommendation reports for a while: they are read from
+// days of history and change slowly, and computing one for every namespace
+// of a large cluster is the heaviest thing the dashboard does. One is
+// computed at a time, so two open tabs never double the memory it takes.
+type reportCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedReport
+}
+
+// maxCachedReports bounds the reports kept (namespaces × ranges × options).
+const maxCachedReports = 8
+
+type cachedReport struct {
+	at     time.Time
+	report recommend.Report
+}
+
+func (c *reportCache) get(key string, ttl time.Duration, now time.Time, compute func() (recommend.Report, error)) (recommend.Report, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && now.Sub(e.at) < ttl && now.Sub(e.at) >= 0 {
+		return e.report, nil
+	}
+	r, err := compute()
+	if err != nil {
+		return r, err
+	}
+	if c.entries == nil {
+		c.entries = map[string]cachedReport{}
+	}
+	for k, e := range c.entries { // keep the map small: drop what expired
+		if now.Sub(e.at) >= ttl {
+			delete(c.entries, k)
+		}
+	}
+	for len(c.entries) >= maxCachedReports {
+		oldest := ""
+		for k, e := range c.entries {
+			if oldest == "" || e.at.Before(c.entries[oldest].at) {
+				oldest = k
+			}
+		}
+		delete(c.entries, oldest)
+	}
+	c.entries[key] = cachedReport{at: now, report: r}
+	return r, nil
+}
