@@ -98,7 +98,8 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Info("reading the resource history from a Prometheus-compatible store; not scraping kubelets", "url", notify.Redact(u))
 	} else if a.cfg.History.ScrapeInterval > 0 {
 		hist, err = history.Open(a.cfg.DataDir, history.Options{
-			Retention: time.Duration(a.cfg.History.Retention), MaxBytes: a.cfg.History.RetentionBytes, Log: a.log,
+			Retention: time.Duration(a.cfg.History.Retention), MaxBytes: a.cfg.History.RetentionBytes,
+			MinFree: a.cfg.History.MinFreeBytes, Log: a.log,
 		})
 		if err != nil {
 			return err

@@ -196,15 +196,21 @@ func (c *collector) cycle(ctx context.Context) {
 		c.remote.Enqueue(batch)
 	}
 	res, err := c.db.Append(ctx, batch)
-	if err != nil {
-		c.log.Error("writing the history (queries keep working)", "err", err)
+	switch was := c.writeErr.Load(); {
+	case err != nil && was == nil:
+		c.log.Error("writing the history (queries keep working; logged again when writes work)", "err", err)
 		c.writeErr.Store(&writeFailure{err: err, since: now})
-	} else {
+	case err != nil:
+		c.writeErr.Store(&writeFailure{err: err, since: was.since})
+	case was != nil:
+		c.log.Info("writing the history works again", "failing_for", now.Sub(was.since).Round(time.Second))
 		c.writeErr.Store(nil)
 	}
 	c.stored.Add(float64(res.Appended))
-	if _, err := c.db.Downsample(ctx, now); err != nil {
-		c.log.Error("downsampling the history (raw samples are kept)", "err", err)
+	if err == nil { // else nothing new to aggregate: Downsample catches up once writes work
+		if _, err := c.db.Downsample(ctx, now); err != nil {
+			c.log.Error("downsampling the history (raw samples are kept)", "err", err)
+		}
 	}
 	c.duration.Observe(time.Since(start).Seconds())
 	c.log.Debug("scrape cycle", "nodes", len(targets), "samples", res.Appended, "duplicates", res.Duplicates,

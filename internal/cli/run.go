@@ -121,6 +121,7 @@ $NODEWATCH_AUTH_TOKEN), or --insecure-listen.`,
 	f.StringVar(&fc.History.KubeletScheme, "kubelet-scheme", fc.History.KubeletScheme, "https, or http for test kubelets")
 	durationFlag(f, &fc.History.Retention, "retention", "keep resource history this long")
 	f.Int64Var(&fc.History.RetentionBytes, "retention-bytes", 0, "cap the resource history's size on disk (0: no cap)")
+	f.Int64Var(&fc.History.MinFreeBytes, "min-free-bytes", fc.History.MinFreeBytes, "pause history writes, and alert, while the data dir's disk has less than this free (0: never)")
 	f.StringVar(&fc.History.PrometheusURL, "prometheus-url", "", "read the resource history from this Prometheus-compatible store instead of scraping kubelets")
 	durationFlag(f, &fc.History.CauseMinHistory, "cause-min-history", "the least history of a pod's memory growth before a node failure that can name it the likely cause")
 	durationFlag(f, &fc.History.LeakWindow, "leak-window", "history judged for proactive leak alerts")
@@ -165,6 +166,7 @@ func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 		"kubelet-scheme":                  func() { cfg.History.KubeletScheme = fc.History.KubeletScheme },
 		"retention":                       func() { cfg.History.Retention = fc.History.Retention },
 		"retention-bytes":                 func() { cfg.History.RetentionBytes = fc.History.RetentionBytes },
+		"min-free-bytes":                  func() { cfg.History.MinFreeBytes = fc.History.MinFreeBytes },
 		"prometheus-url":                  func() { cfg.History.PrometheusURL = fc.History.PrometheusURL },
 		"remote-write-url":                func() { cfg.History.RemoteWriteURL = fc.History.RemoteWriteURL },
 		"cause-min-history":               func() { cfg.History.CauseMinHistory = fc.History.CauseMinHistory },

@@ -94,6 +94,10 @@ type History struct {
 	// Retention keeps history this long; RetentionBytes caps its size (0: no cap).
 	Retention      Duration `json:"retention"`
 	RetentionBytes int64    `json:"retentionBytes"`
+	// MinFreeBytes pauses history writes while the data dir's disk has
+	// less than this left (0: never), so a full disk is an alert, not a
+	// crash.
+	MinFreeBytes int64 `json:"minFreeBytes"`
 	// PrometheusURL, when set, is a Prometheus-compatible store (Prometheus,
 	// Thanos, VictoriaMetrics, Mimir) the history is read from instead of
 	// scraping: nodewatch keeps no history of its own then.
@@ -166,7 +170,7 @@ func Default() Config {
 		History: History{
 			ScrapeInterval: Duration(30 * time.Second), ScrapeTimeout: Duration(10 * time.Second), Workers: 16,
 			KubeletAddressTypes: []string{"InternalIP", "Hostname", "ExternalIP"}, KubeletScheme: "https",
-			Retention: Duration(14 * 24 * time.Hour), CauseMinHistory: Duration(10 * time.Minute),
+			Retention: Duration(14 * 24 * time.Hour), MinFreeBytes: 256 << 20, CauseMinHistory: Duration(10 * time.Minute),
 			LeakWindow: Duration(6 * time.Hour), LeakMinGrowthMiBPerHour: 100, ExhaustionWithin: Duration(2 * time.Hour),
 			ThrashingFaultRatio: 5, ThrashingMinFaultRate: 10, ThrashingWindow: Duration(5 * time.Minute),
 		},
@@ -317,6 +321,9 @@ func (c *Config) Validate() error {
 	}
 	if h.RetentionBytes < 0 {
 		add("history.retentionBytes: must not be negative")
+	}
+	if h.MinFreeBytes < 0 {
+		add("history.minFreeBytes: must not be negative")
 	}
 	if c.Slack.RatePerSecond < 0 {
 		add("slack.ratePerSecond: must not be negative")

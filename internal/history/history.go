@@ -32,7 +32,10 @@ type Options struct {
 	Retention time.Duration
 	// MaxBytes caps the size on disk (0: no cap).
 	MaxBytes int64
-	Log      *slog.Logger
+	// MinFree pauses appends while the disk holding the store has less
+	// than this many bytes available (0: no check); see DiskFullError.
+	MinFree int64
+	Log     *slog.Logger
 }
 
 // DB is the history store.
@@ -41,6 +44,8 @@ type DB struct {
 	engine *promql.Engine
 	// lastWindow is the newest downsampled window written (see Downsample).
 	lastWindow time.Time
+	dir        string
+	minFree    int64
 }
 
 // Open opens (creating) the store under dataDir.
@@ -54,6 +59,11 @@ func Open(dataDir string, o Options) (*DB, error) {
 	opts := tsdb.DefaultOptions()
 	opts.RetentionDuration = o.Retention.Milliseconds()
 	opts.MaxBytes = o.MaxBytes
+	// Merge the 2-hour blocks into larger ones as Prometheus does (its
+	// --storage.tsdb.max-block-duration default: a tenth of the retention,
+	// at most 31 days); left at the library's default, 14 days stay 168
+	// blocks, and a query over them pays for each.
+	opts.MaxBlockDuration = min(o.Retention/10, 31*24*time.Hour).Milliseconds()
 	opts.WALCompression = compression.Snappy
 	// One chunk per series per 2-hour block at the default 30 s interval
 	// (the library cuts at 120 samples, sized for 15 s scrapes): half the
@@ -72,7 +82,7 @@ func Open(dataDir string, o Options) (*DB, error) {
 		Logger: o.Log.With("component", "promql"), MaxSamples: 50_000_000, Timeout: 2 * time.Minute,
 		LookbackDelta: 5 * time.Minute, EnableAtModifier: true, EnableNegativeOffset: true,
 	})
-	return &DB{tsdb: db, engine: engine}, nil
+	return &DB{tsdb: db, engine: engine, dir: dir, minFree: o.MinFree}, nil
 }
 
 // Compact compacts the head into blocks now (tests and benchmarks: the
@@ -90,9 +100,13 @@ type AppendResult struct {
 	Duplicates, OutOfOrder int
 }
 
-// Append stores samples in one transaction.
+// Append stores samples in one transaction. On a disk with less than
+// Options.MinFree left it stores nothing and returns a *DiskFullError.
 func (db *DB) Append(ctx context.Context, samples []collect.Sample) (AppendResult, error) {
 	var r AppendResult
+	if err := checkFree(db.dir, db.minFree); err != nil {
+		return r, err
+	}
 	app := db.tsdb.Appender(ctx)
 	for _, s := range samples {
 		_, err := app.Append(0, s.Labels, s.T, s.V)
