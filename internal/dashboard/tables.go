@@ -119,14 +119,52 @@ func (s *server) auditPage(r *http.Request, _ timeRange) (any, error) {
 	return out, nil
 }
 
-// workloadRow is one workload's recommendation with its patch: the
-// strategic-merge patch, the kubectl command that applies it (as
-// `recommend -o patch` prints it), or why there is none.
+// workloadRow is one workload's recommendation, as `recommend -o json`
+// gives it less rightsize's working numbers (details), with its patch: the
+// strategic-merge patch, the kubectl command that applies it (as `recommend
+// -o patch` prints it), or why there is none.
 type workloadRow struct {
-	recommend.Workload
-	Patch   string `json:"patch,omitempty"`
-	Command string `json:"command,omitempty"`
-	NoPatch string `json:"noPatch,omitempty"`
+	Namespace            string         `json:"namespace"`
+	Kind                 string         `json:"kind"`
+	Name                 string         `json:"name"`
+	Pods                 int            `json:"pods"`
+	Containers           []sizedRow `json:"containers"`
+	MemoryReservedBefore int64          `json:"memoryReservedBeforeBytes"`
+	MemoryReservedAfter  int64          `json:"memoryReservedAfterBytes"`
+	Patch                string         `json:"patch,omitempty"`
+	Command              string         `json:"command,omitempty"`
+	NoPatch              string         `json:"noPatch,omitempty"`
+}
+
+type sizedRow struct {
+	Name            string               `json:"name"`
+	Sidecar         bool                 `json:"sidecar,omitempty"`
+	Status          string               `json:"status"`
+	Note            string               `json:"note"`
+	Current         recommend.Resources  `json:"current"`
+	Recommended     *recommend.Resources `json:"recommended,omitempty"`
+	OOMKills        int                  `json:"oomKills"`
+	Restarts        int                  `json:"restarts"`
+	Confidence      float64              `json:"confidence"`
+	ConfidenceLevel string               `json:"confidenceLevel"`
+	Spiky           bool                 `json:"spiky,omitempty"`
+}
+
+func recommendationRow(w recommend.Workload) workloadRow {
+	row := workloadRow{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Pods: w.Pods, Containers: []sizedRow{},
+		MemoryReservedBefore: w.MemoryReservedBefore, MemoryReservedAfter: w.MemoryReservedAfter}
+	for _, c := range w.Containers {
+		row.Containers = append(row.Containers, sizedRow{Name: c.Name, Sidecar: c.Sidecar, Status: c.Status, Note: c.Note,
+			Current: c.Current, Recommended: c.Recommended, OOMKills: c.OOMKills, Restarts: c.Restarts,
+			Confidence: c.Details.Confidence, ConfidenceLevel: c.Details.ConfidenceLevel, Spiky: c.Details.Spiky})
+	}
+	b, why := recommend.PatchFor(w)
+	if b != nil {
+		p := recommend.Patch{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Patch: b}
+		row.Patch, row.Command = string(b), p.Command("")
+	}
+	row.NoPatch = why
+	return row
 }
 
 type recommendationsJSON struct {
@@ -214,14 +252,7 @@ func (s *server) recommendationsPage(r *http.Request, rng timeRange) (any, error
 	out.Generated, out.Since, out.Resolution = rep.Generated.UTC(), rep.Since, rep.Resolution
 	out.MemoryReservedBefore, out.MemoryReservedAfter, out.UnmatchedPods = rep.MemoryReservedBefore, rep.MemoryReservedAfter, rep.UnmatchedPods
 	for _, w := range rep.Workloads {
-		row := workloadRow{Workload: w}
-		b, why := recommend.PatchFor(w)
-		if b != nil {
-			p := recommend.Patch{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Patch: b}
-			row.Patch, row.Command = string(b), p.Command("")
-		}
-		row.NoPatch = why
-		out.Workloads = append(out.Workloads, row)
+		out.Workloads = append(out.Workloads, recommendationRow(w))
 	}
 	var script bytes.Buffer
 	_ = recommend.WritePatches(&script, rep, "")

@@ -648,7 +648,7 @@
           change(c.current.memoryRequestBytes, rec.memoryRequestBytes, fmtBytes), change(c.current.memoryLimitBytes, rec.memoryLimitBytes, fmtBytes),
           change(c.current.cpuRequestMillicores, rec.cpuRequestMillicores, fmtMilli)];
         if (cpuLimits) cells.push(change(c.current.cpuLimitMillicores, rec.cpuLimitMillicores, fmtMilli));
-        cells.push(c.status === 'sized' ? c.details.confidenceLevel + ' (' + c.details.confidence.toFixed(2) + ')' : '–',
+        cells.push(c.status === 'sized' ? c.confidenceLevel + ' (' + c.confidence.toFixed(2) + ')' : '–',
           c.status === 'leak' ? badge('LEAK', 'bad') : c.status === 'sized' ? 'no' : badge('not enough data', 'warn'),
           el('span', { class: 'message' }, c.note || ''));
         tbody.append(el('tr', { class: 'container-row status-' + c.status }, cells.map((x) => el('td', {}, x))));
