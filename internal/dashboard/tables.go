@@ -124,16 +124,16 @@ func (s *server) auditPage(r *http.Request, _ timeRange) (any, error) {
 // strategic-merge patch, the kubectl command that applies it (as `recommend
 // -o patch` prints it), or why there is none.
 type workloadRow struct {
-	Namespace            string         `json:"namespace"`
-	Kind                 string         `json:"kind"`
-	Name                 string         `json:"name"`
-	Pods                 int            `json:"pods"`
+	Namespace            string     `json:"namespace"`
+	Kind                 string     `json:"kind"`
+	Name                 string     `json:"name"`
+	Pods                 int        `json:"pods"`
 	Containers           []sizedRow `json:"containers"`
-	MemoryReservedBefore int64          `json:"memoryReservedBeforeBytes"`
-	MemoryReservedAfter  int64          `json:"memoryReservedAfterBytes"`
-	Patch                string         `json:"patch,omitempty"`
-	Command              string         `json:"command,omitempty"`
-	NoPatch              string         `json:"noPatch,omitempty"`
+	MemoryReservedBefore int64      `json:"memoryReservedBeforeBytes"`
+	MemoryReservedAfter  int64      `json:"memoryReservedAfterBytes"`
+	Patch                string     `json:"patch,omitempty"`
+	Command              string     `json:"command,omitempty"`
+	NoPatch              string     `json:"noPatch,omitempty"`
 }
 
 type sizedRow struct {
