@@ -81,3 +81,19 @@ func TestPatchFor(t *testing.T) {
 		t.Errorf("shellQuote: %s", got)
 	}
 }
+
+// TestRecommendOptions: bad options are refused before any query, each
+// named; Sizing lowers the leak check's needs with the sizing's.
+func TestRecommendOptions(t *testing.T) {
+	_, err := Recommend(t.Context(), nil, cluster.NewSnapshot(), Options{Resolution: "1m"})
+	if err == nil || !strings.Contains(err.Error(), "since must be positive") || !strings.Contains(err.Error(), `resolution "1m"`) {
+		t.Errorf("bad options: %v", err)
+	}
+	o, err := Sizing(2*time.Minute, 40, true)
+	if err != nil || o.MinSpan != 2*time.Minute || o.MinSamples != 40 || !o.CPULimit || o.Leak.MinSpan > 2*time.Minute || o.Leak.SpikeWindow > 30*time.Second {
+		t.Errorf("Sizing(2m, 40, true) = %+v, %v", o, err)
+	}
+	if _, err := Sizing(30*24*time.Hour, 20, false); err == nil {
+		t.Error("a minimum history beyond the full span is accepted")
+	}
+}
