@@ -95,7 +95,7 @@ func findLeaks(ctx context.Context, a promv1.API, namespace string, now time.Tim
 		sel += fmt.Sprintf(`,namespace=%q`, namespace)
 	}
 	step := max(since/720, time.Second)
-	q := fmt.Sprintf(`container_memory_working_set_bytes{%s}`, sel)
+	q := leak.Query(fmt.Sprintf(`container_memory_working_set_bytes{%s}`, sel), step)
 	v, _, _, err := a.QueryRange(ctx, q, promv1.Range{Start: now.Add(-since), End: now, Step: step})
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", q, err)

@@ -252,7 +252,7 @@ func (s *server) growing(ctx context.Context, rng timeRange, k int, sel string) 
 			g.Limit = containerLimit(p, g.Container)
 		}
 		sq := fmt.Sprintf(`container_memory_working_set_bytes{namespace=%s,pod=%s,container=%s}`, quote(g.Namespace), quote(g.Pod), quote(g.Container))
-		m, err := s.matrix(ctx, sq, rng)
+		m, err := s.matrix(ctx, leak.Query(sq, rng.Step), rng)
 		if err != nil {
 			return nil, err
 		}
