@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	corev1 "k8s.io/api/core/v1"
@@ -202,7 +203,15 @@ func TestDashboard(t *testing.T) {
 		{"pod", "/pods/emails/" + url.PathEscape(culprit) + "?range=15m", []string{victim, "ReplicationController/unanswered-emails", "Leak verdict", "no limit"}},
 		{"incidents", "/incidents?range=15m", []string{victim, "unanswered-emails", "Suspects"}},
 		{"incident", "/incidents/" + url.PathEscape(failure.ID) + "?range=15m", []string{victim, culprit, "Top suspect on this node", "ReplicationController emails/unanswered-emails", xssMessage}},
+		// The audit finds the culprit without requests or limits, with the
+		// kubectl command that fixes it.
+		{"audit", "/audit", []string{"Findings", "ReplicationController/unanswered-emails", "its only pod is BestEffort",
+			"kubectl set resources replicationcontroller/unanswered-emails -n emails --requests=cpu=CPU,memory=REQUEST --limits=memory=LIMIT"}},
+		// The daemon has minutes of history: size from what there is.
+		{"recommendations", "/recommendations?range=15m&min-history=30s&min-samples=10", []string{"Deployment/frontend", "ReplicationController/unanswered-emails",
+			"kubectl patch deployment/frontend -n web --type strategic -p '{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"frontend\"", "All patches"}},
 	}
+	noCharts := map[string]bool{"incidents": true, "audit": true, "recommendations": true}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
 			pctx, cancel := context.WithTimeout(bctx, 30*time.Second)
@@ -229,7 +238,7 @@ func TestDashboard(t *testing.T) {
 					t.Errorf("%s does not show %q; it shows:\n%s", p.path, w, st.Text)
 				}
 			}
-			if p.name != "incidents" {
+			if !noCharts[p.name] {
 				most := 0
 				for _, n := range st.Points {
 					most = max(most, n)
@@ -243,6 +252,53 @@ func TestDashboard(t *testing.T) {
 			}
 		})
 	}
+
+	// The recommendations: the leak is flagged and gets no patch; the
+	// frontend's kubectl patch command is copied to the clipboard with its
+	// button.
+	t.Run("recommendation patch to copy", func(t *testing.T) {
+		cctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+		defer cancel()
+		origin := base
+		for _, perm := range []string{"clipboard-read", "clipboard-write"} {
+			if _, err := chromedp.CallBrowser(cctx, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: perm}, Setting: browser.PermissionSettingGranted, Origin: origin}); err != nil {
+				t.Fatalf("granting %s: %v", perm, err)
+			}
+		}
+		if err := chromedp.Do(cctx, chromedp.Navigate(base+"/recommendations?range=15m&min-history=30s&min-samples=10"),
+			chromedp.WaitVisible(chromedp.CSS(`body[data-loaded]`))); err != nil {
+			t.Fatal(err)
+		}
+		type rows struct {
+			Leak    string `json:"leak"`
+			Command string `json:"command"`
+		}
+		r, err := chromedp.Run(cctx, chromedp.Evaluate[rows](`({
+			leak: Array.from(document.querySelectorAll('tr.container-row[data-workload="emails/ReplicationController/unanswered-emails"]')).map(r => r.innerText).join("\n"),
+			command: (document.querySelector('tr.patch-row[data-workload="web/Deployment/frontend"] pre.command') || {}).textContent || "",
+		})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(r.Leak, "LEAK") || !strings.Contains(r.Leak, "leak: fix the leak first") {
+			t.Errorf("the leaking unanswered-emails is not flagged: %q", r.Leak)
+		}
+		if !strings.HasPrefix(r.Command, "kubectl patch deployment/frontend -n web --type strategic -p '") {
+			t.Fatalf("frontend's patch command: %q", r.Command)
+		}
+		if err := chromedp.Do(cctx, chromedp.Click(chromedp.CSS(`tr.patch-row[data-workload="web/Deployment/frontend"] button.copy`))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Run(cctx, chromedp.Poll[bool](`(document.querySelector('tr.patch-row[data-workload="web/Deployment/frontend"] button.copy').dataset.copied || "") !== ""`,
+			chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+			t.Fatalf("the copy button did nothing: %v", err)
+		}
+		copied, err := chromedp.Run(cctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+		if err != nil || copied != r.Command {
+			t.Errorf("clipboard %q (%v), want the command %q", copied, err, r.Command)
+		}
+	})
 
 	// The time-range picker reloads the page's data for the new range.
 	rctx, cancelRange := context.WithTimeout(bctx, 30*time.Second)

@@ -614,7 +614,7 @@
       f.node ? el('span', {}, 'node ', nodeLink(f.node)) : f.workload ? workloadCell(f.namespace, f.workload) : 'the namespace',
       containerNames(f.containers),
       el('div', {}, el('span', { class: 'message' }, f.message),
-        f.pods && f.podsTotal > 1 ? el('span', { class: 'muted' }, ' (' + f.pods + ' of ' + f.podsTotal + ' pods)') : null,
+        f.pods && f.pods < f.podsTotal ? el('span', { class: 'muted' }, ' (' + f.pods + ' of ' + f.podsTotal + ' pods)') : null,
         el('div', { class: 'check muted' }, f.check), f.detail ? el('div', { class: 'detail muted' }, f.detail) : null),
       el('div', { class: 'fix' }, el('code', {}, f.fix), ' ', copyButton(f.fix))]);
     const findings = rows.length === 0 ? empty('No findings: every workload in scope declares its memory and CPU.') :
@@ -651,12 +651,12 @@
         cells.push(c.status === 'sized' ? c.confidenceLevel + ' (' + c.confidence.toFixed(2) + ')' : '–',
           c.status === 'leak' ? badge('LEAK', 'bad') : c.status === 'sized' ? 'no' : badge('not enough data', 'warn'),
           el('span', { class: 'message' }, c.note || ''));
-        tbody.append(el('tr', { class: 'container-row status-' + c.status }, cells.map((x) => el('td', {}, x))));
+        tbody.append(el('tr', { class: 'container-row status-' + c.status, 'data-workload': w.namespace + '/' + w.kind + '/' + w.name }, cells.map((x) => el('td', {}, x))));
       }
       const patch = w.command ? el('div', { class: 'patch' },
         el('pre', { class: 'command' }, w.command), copyButton(w.command, 'Copy kubectl patch'), ' ', copyButton(w.patch, 'Copy the patch (JSON)')) :
         el('span', { class: 'muted' }, 'No patch for ' + w.kind + '/' + w.name + ': ' + w.noPatch);
-      tbody.append(el('tr', { class: 'patch-row' }, el('td', { colspan: headers.length }, patch)));
+      tbody.append(el('tr', { class: 'patch-row', 'data-workload': w.namespace + '/' + w.kind + '/' + w.name }, el('td', { colspan: headers.length }, patch)));
     }
     const recs = d.workloads.length === 0 ? empty(d.history ? 'No workloads in scope.' : 'No resource history: nothing to size from.') :
       el('table', { class: 'recommendations' }, el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))), tbody);
