@@ -44,6 +44,11 @@ type Options struct {
 	// RecentShare is the share of the last segment's time that must still
 	// grow at RecentRatio of the overall slope or more.
 	RecentShare, RecentRatio float64
+	// RecentMin is the least points the recent part holds: where the last
+	// RecentShare of the time holds fewer (sparse points, such as hourly
+	// maxima, in a short stretch after a restart), it is the stretch's last
+	// RecentMin points (0: no such minimum).
+	RecentMin int
 	// MaxFit bounds the points of a segment the O(n²) Theil–Sen fit and
 	// Mann–Kendall test pair, evenly thinned (0: 400). A pass over tens of
 	// thousands of 14-day series uses fewer.
@@ -67,6 +72,9 @@ func (o Options) Validate() error {
 	}
 	if o.ResetDrop <= 0 || o.ResetDrop >= 1 {
 		errs = append(errs, fmt.Errorf("resetDrop: must be in (0, 1), got %v", o.ResetDrop))
+	}
+	if o.RecentMin < 0 {
+		errs = append(errs, fmt.Errorf("recentMin: must not be negative, got %d", o.RecentMin))
 	}
 	if o.RecentShare <= 0 || o.RecentShare > 1 {
 		errs = append(errs, fmt.Errorf("recentShare: must be in (0, 1], got %v", o.RecentShare))
@@ -107,9 +115,62 @@ func (v Verdict) TimeTo(limit float64) (time.Duration, bool) {
 
 // Analyze judges a series (any order; it is sorted by time).
 func Analyze(points []Point, o Options) Verdict {
-	pts := slices.Clone(points)
-	slices.SortFunc(pts, func(a, b Point) int { return a.T.Compare(b.T) })
-	pts = slices.DeleteFunc(pts, func(p Point) bool { return math.IsNaN(p.V) || math.IsInf(p.V, 0) || p.V < 0 })
+	samples := make([]Sample, len(points))
+	for i, p := range points {
+		samples[i] = Sample{T: p.T.UnixNano(), V: p.V}
+	}
+	var a Analyzer
+	return a.analyze(samples, o, false)
+}
+
+// Sample is one working-set sample: T in Unix nanoseconds, V in bytes.
+type Sample struct {
+	T int64
+	V float64
+}
+
+// Analyzer judges one series after another with buffers it keeps, so a pass
+// over tens of thousands of containers allocates next to nothing per
+// series. Its verdicts are Analyze's. The zero value is ready; it is not
+// safe for concurrent use (one per goroutine).
+type Analyzer struct {
+	pts    []Sample  // the input, cleaned and sorted
+	sm     []float64 // pts smoothed
+	win    []float64 // one smoothing window
+	segs   [][2]int  // [start, end) of each stretch between restarts
+	fit    []Sample  // the thinned stretches, one after the other
+	fitEnd []int     // where each stretch's thinned points end in fit
+	slopes []float64
+}
+
+// Analyze judges samples (any order; sorted by time if they are not).
+func (a *Analyzer) Analyze(samples []Sample, o Options) Verdict {
+	return a.analyze(samples, o, false)
+}
+
+// Leak is Analyze for a caller that wants only the leaks: a series without
+// significant growth (the Mann–Kendall test fails) stops there, its verdict
+// complete but for SlopePerHour and RecentSlopePerHour, which stay zero
+// (most series of a cluster do not grow, and their pairwise slopes are
+// most of the work); one that grows slower than MinSlope has no
+// RecentSlopePerHour. Leak and Reason are Analyze's.
+func (a *Analyzer) Leak(samples []Sample, o Options) Verdict {
+	return a.analyze(samples, o, true)
+}
+
+func bySampleTime(a, b Sample) int { return cmp.Compare(a.T, b.T) }
+
+func (a *Analyzer) analyze(samples []Sample, o Options, leaksOnly bool) Verdict {
+	pts := a.pts[:0]
+	for _, p := range samples {
+		if !math.IsNaN(p.V) && !math.IsInf(p.V, 0) && p.V >= 0 {
+			pts = append(pts, p)
+		}
+	}
+	if !slices.IsSortedFunc(pts, bySampleTime) {
+		slices.SortStableFunc(pts, bySampleTime)
+	}
+	a.pts = pts
 	var v Verdict
 	if len(pts) > 0 {
 		v.Last = pts[len(pts)-1].V
@@ -118,31 +179,46 @@ func Analyze(points []Point, o Options) Verdict {
 		v.Reason = fmt.Sprintf("not enough data: %d samples, need %d", len(pts), o.MinPoints)
 		return v
 	}
-	if span := pts[len(pts)-1].T.Sub(pts[0].T); span < o.MinSpan {
+	if span := time.Duration(pts[len(pts)-1].T - pts[0].T); span < o.MinSpan {
 		v.Reason = fmt.Sprintf("not enough data: %s of history, need %s", span.Round(time.Second), o.MinSpan)
 		return v
 	}
 	// Restarts are found on the smoothed series, so a spike's fall is not
 	// taken for one; the fits use the raw samples (smoothing would correlate
 	// neighbours and overstate the test's confidence).
-	segs := split(pts, restarts(smooth(pts, o.SpikeWindow), o.ResetDrop))
-	v.Restarts = len(segs) - 1
-	var slopes []float64
+	a.smooth(o.SpikeWindow)
+	a.segs = a.segs[:0]
+	start := 0
+	for i := 1; i < len(pts); i++ {
+		if a.sm[i] < a.sm[i-1]*(1-o.ResetDrop) {
+			a.segs = append(a.segs, [2]int{start, i})
+			start = i
+		}
+	}
+	a.segs = append(a.segs, [2]int{start, len(pts)})
+	v.Restarts = len(a.segs) - 1
+	// The Mann–Kendall test first: it is cheap, and without significant
+	// growth a caller that wants only leaks needs no slopes.
+	a.fit, a.fitEnd = a.fit[:0], a.fitEnd[:0]
 	var s, variance float64
-	for _, seg := range segs {
-		if len(seg) < 3 {
+	anySlope := false
+	for _, seg := range a.segs {
+		if seg[1]-seg[0] < 3 {
 			continue
 		}
-		slopes = append(slopes, pairSlopes(seg, o.MaxFit)...)
-		ss, vv := mannKendall(seg, o.MaxFit)
+		from := len(a.fit)
+		a.fit = appendThinned(a.fit, pts[seg[0]:seg[1]], o.MaxFit)
+		a.fitEnd = append(a.fitEnd, len(a.fit))
+		th := a.fit[from:]
+		ss, vv := mannKendallOf(th)
 		s, variance = s+ss, variance+vv
+		anySlope = anySlope || th[0].T < th[len(th)-1].T
 	}
-	if len(slopes) == 0 || variance == 0 {
+	if !anySlope || variance == 0 {
 		v.Reason = "not enough data: restarts leave no stretch of 3 samples to fit"
 		return v
 	}
 	v.Enough = true
-	v.SlopePerHour = median(slopes) * float64(time.Hour/time.Second)
 	z := 0.0
 	switch {
 	case s > 0:
@@ -151,13 +227,31 @@ func Analyze(points []Point, o Options) Verdict {
 		z = (s + 1) / math.Sqrt(variance)
 	}
 	v.Confidence = 0.5 * math.Erfc(-z/math.Sqrt2)
-	last := segs[len(segs)-1]
-	if len(last) < 6 && len(segs) > 1 {
-		last = segs[len(segs)-2] // just restarted: judge the stretch before
+	if leaksOnly && z < o.Z {
+		v.Reason = fmt.Sprintf("no significant growth (Mann–Kendall z = %.1f < %.2f)", z, o.Z)
+		return v
 	}
-	recent := tail(last, o.RecentShare)
-	if len(recent) >= 3 {
-		v.RecentSlopePerHour = median(pairSlopes(recent, o.MaxFit)) * float64(time.Hour/time.Second)
+	a.slopes = a.slopes[:0]
+	from := 0
+	for _, end := range a.fitEnd {
+		a.slopes = appendPairSlopes(a.slopes, a.fit[from:end])
+		from = end
+	}
+	v.SlopePerHour = median(a.slopes) * float64(time.Hour/time.Second)
+	if !leaksOnly || v.SlopePerHour >= o.MinSlope {
+		last := a.segs[len(a.segs)-1]
+		if last[1]-last[0] < 6 && len(a.segs) > 1 {
+			last = a.segs[len(a.segs)-2] // just restarted: judge the stretch before
+		}
+		recent := tail(pts[last[0]:last[1]], o.RecentShare)
+		if n := last[1] - last[0]; len(recent) < o.RecentMin {
+			recent = pts[last[1]-min(n, o.RecentMin) : last[1]]
+		}
+		if len(recent) >= 3 {
+			a.fit = appendThinned(a.fit[:0], recent, o.MaxFit)
+			a.slopes = appendPairSlopes(a.slopes[:0], a.fit)
+			v.RecentSlopePerHour = median(a.slopes) * float64(time.Hour/time.Second)
+		}
 	}
 	switch {
 	case z < o.Z:
@@ -176,111 +270,94 @@ func Analyze(points []Point, o Options) Verdict {
 	return v
 }
 
-// smooth replaces each value by the median of those within ±window/2.
-func smooth(pts []Point, window time.Duration) []Point {
+// smooth sets a.sm to each value replaced by the median of those within
+// ±window/2.
+func (a *Analyzer) smooth(window time.Duration) {
+	pts := a.pts
+	a.sm = slices.Grow(a.sm[:0], len(pts))[:len(pts)]
 	if window <= 0 {
-		return pts
+		for i, p := range pts {
+			a.sm[i] = p.V
+		}
+		return
 	}
-	out := make([]Point, len(pts))
+	half := int64(window / 2)
 	lo, hi := 0, 0
-	buf := make([]float64, 0, 64)
 	for i, p := range pts {
-		for pts[lo].T.Before(p.T.Add(-window / 2)) {
+		for pts[lo].T < p.T-half {
 			lo++
 		}
-		for hi < len(pts) && !pts[hi].T.After(p.T.Add(window/2)) {
+		for hi < len(pts) && pts[hi].T <= p.T+half {
 			hi++
 		}
-		buf = buf[:0]
+		a.win = a.win[:0]
 		for _, q := range pts[lo:hi] {
-			buf = append(buf, q.V)
+			a.win = append(a.win, q.V)
 		}
-		out[i] = Point{T: p.T, V: median(buf)}
+		a.sm[i] = median(a.win)
 	}
-	return out
-}
-
-func valuesOf(pts []Point) []float64 {
-	out := make([]float64, len(pts))
-	for i, p := range pts {
-		out[i] = p.V
-	}
-	return out
-}
-
-// restarts returns the indexes where the series drops by drop or more.
-func restarts(pts []Point, drop float64) []int {
-	var out []int
-	for i := 1; i < len(pts); i++ {
-		if pts[i].V < pts[i-1].V*(1-drop) {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// split cuts pts at the given indexes.
-func split(pts []Point, at []int) [][]Point {
-	var out [][]Point
-	start := 0
-	for _, i := range at {
-		out = append(out, pts[start:i])
-		start = i
-	}
-	return append(out, pts[start:])
 }
 
 // maxFit bounds the points a Theil–Sen fit pairs (O(n²)); longer series are
 // thinned evenly.
 const maxFit = 400
 
-func thin(pts []Point, most int) []Point {
+// appendThinned appends at most most of pts, evenly spaced, first and last
+// included.
+func appendThinned(dst, pts []Sample, most int) []Sample {
 	if most <= 1 {
 		most = maxFit
 	}
 	if len(pts) <= most {
-		return pts
+		return append(dst, pts...)
 	}
-	out := make([]Point, most)
-	for i := range out {
-		out[i] = pts[i*(len(pts)-1)/(most-1)]
+	for i := range most {
+		dst = append(dst, pts[i*(len(pts)-1)/(most-1)])
 	}
-	return out
+	return dst
 }
 
-// pairSlopes are the slopes (per second) between every pair of points.
-func pairSlopes(pts []Point, most int) []float64 {
-	pts = thin(pts, most)
-	out := make([]float64, 0, len(pts)*(len(pts)-1)/2)
-	for i := range pts {
-		for j := i + 1; j < len(pts); j++ {
-			if dt := pts[j].T.Sub(pts[i].T).Seconds(); dt > 0 {
-				out = append(out, (pts[j].V-pts[i].V)/dt)
+// appendPairSlopes appends the slopes (per second) between every pair of
+// points.
+func appendPairSlopes(dst []float64, pts []Sample) []float64 {
+	dst = slices.Grow(dst, len(pts)*(len(pts)-1)/2)
+	for i, p := range pts {
+		for _, q := range pts[i+1:] {
+			if dt := time.Duration(q.T - p.T).Seconds(); dt > 0 {
+				dst = append(dst, (q.V-p.V)/dt)
 			}
 		}
 	}
-	return out
+	return dst
 }
 
-// mannKendall returns the S statistic and its variance (no tie correction
-// beyond counting equal pairs as zero).
-func mannKendall(pts []Point, most int) (s, variance float64) {
-	pts = thin(pts, most)
+// mannKendallOf returns the S statistic and its variance (no tie
+// correction beyond counting equal pairs as zero).
+func mannKendallOf(pts []Sample) (s, variance float64) {
 	n := float64(len(pts))
-	for i := range pts {
-		for j := i + 1; j < len(pts); j++ {
-			s += float64(cmp.Compare(pts[j].V, pts[i].V))
+	var si int
+	for i, p := range pts {
+		for _, q := range pts[i+1:] {
+			si += b2i(q.V > p.V) - b2i(q.V < p.V) // cmp.Compare without its NaN cases (there are none)
 		}
 	}
-	return s, n * (n - 1) * (2*n + 5) / 18
+	return float64(si), n * (n - 1) * (2*n + 5) / 18
 }
 
-func tail(pts []Point, share float64) []Point {
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func tail(pts []Sample, share float64) []Sample {
 	if len(pts) == 0 {
 		return nil
 	}
-	cut := pts[len(pts)-1].T.Add(-time.Duration(float64(pts[len(pts)-1].T.Sub(pts[0].T)) * share))
-	i, _ := slices.BinarySearchFunc(pts, cut, func(p Point, t time.Time) int { return p.T.Compare(t) })
+	lastT := pts[len(pts)-1].T
+	cut := lastT - int64(time.Duration(float64(lastT-pts[0].T)*share))
+	i, _ := slices.BinarySearchFunc(pts, cut, func(p Sample, t int64) int { return cmp.Compare(p.T, t) })
 	return pts[i:]
 }
 
