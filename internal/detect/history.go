@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -98,16 +100,20 @@ type ClusterState interface {
 	Owners() cluster.Owners
 }
 
-// History evaluates the history rules.
+// History evaluates the history rules. It keeps what it read of the
+// working sets between passes (see leakscan.go), so one History serves one
+// caller's passes, one at a time.
 type History struct {
 	rules HistoryRules
 	h     HistoryQuerier
 	c     ClusterState
+	mu    sync.Mutex // one pass at a time
+	scan  *leakScan
 }
 
 // NewHistory returns the history rules over h and c.
 func NewHistory(rules HistoryRules, h HistoryQuerier, c ClusterState) *History {
-	return &History{rules: rules, h: h, c: c}
+	return &History{rules: rules, h: h, c: c, scan: newLeakScan(rules)}
 }
 
 type growth struct {
@@ -115,12 +121,15 @@ type growth struct {
 	container string
 	node      string
 	verdict   leak.Verdict
+	lset      labels.Labels
 }
 
 // Evaluate returns the history findings that hold at now: leaking
 // workloads (one finding per workload, its fastest container), leaks that
 // will exhaust a limit or a node soon, and thrashing nodes.
 func (r *History) Evaluate(ctx context.Context, now time.Time) ([]Finding, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	leaks, err := r.leaks(ctx, now)
 	if err != nil {
 		return nil, err
@@ -224,46 +233,11 @@ func (r *History) exhaustion(key, wl string, g growth, free map[string]float64) 
 
 // leaks judges every container's working set over the leak window.
 func (r *History) leaks(ctx context.Context, now time.Time) ([]growth, error) {
-	metric := `container_memory_working_set_bytes{container!="",container!="POD"}`
-	if r.rules.LeakWindow >= time.Hour {
-		metric = `nodewatch:container_memory_working_set_bytes:max5m`
-	}
-	q := fmt.Sprintf(`%s[%ds]`, metric, int(r.rules.LeakWindow.Seconds()))
-	v, err := r.h.Query(ctx, q, now)
-	if err != nil {
-		return nil, fmt.Errorf("reading the working sets: %w", err)
-	}
 	pods := map[string]*cluster.Pod{}
 	for _, p := range r.c.Pods() {
 		pods[p.Key()] = p
 	}
-	o := leak.DefaultOptions()
-	// The spike filter is a rolling median: a window of an eighth of a short
-	// leak window, at most the 40 minutes a spike lasts (wider costs time
-	// and hides nothing more).
-	o.MinSpan, o.SpikeWindow, o.MinSlope = r.rules.LeakWindow/2, min(r.rules.LeakWindow/8, 40*time.Minute), r.rules.LeakMinGrowth
-	o.MinPoints = 10
-	o.MaxFit = 120 // a pass judges every container; 120 points of 14 days are one per 2.8 h
-	var out []growth
-	m, _ := v.(promql.Matrix)
-	for _, s := range m {
-		p := pods[s.Metric.Get("namespace")+"/"+s.Metric.Get("pod")]
-		if p == nil || p.Deleting || len(s.Floats) < o.MinPoints {
-			continue // gone: nothing to warn about
-		}
-		pts := make([]leak.Point, len(s.Floats))
-		for i, f := range s.Floats {
-			pts[i] = leak.Point{T: time.UnixMilli(f.T), V: f.F}
-		}
-		if now.Sub(pts[len(pts)-1].T) > r.rules.LeakWindow/4 {
-			continue // stale: the container stopped reporting
-		}
-		verdict := leak.Analyze(pts, o)
-		if verdict.Leak && verdict.SlopePerHour >= r.rules.LeakMinGrowth {
-			out = append(out, growth{pod: p, container: s.Metric.Get("container"), node: p.NodeName, verdict: verdict})
-		}
-	}
-	return out, nil
+	return r.scan.leaks(ctx, r.h, pods, now)
 }
 
 // nodeFree is each node's allocatable memory minus its pods' working sets.
