@@ -136,6 +136,11 @@ func TestDemo(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\s+1\s+ReplicationController emails/unanswered-emails\s`).MatchString(suspects) {
 		t.Errorf("suspects does not rank the leaking ReplicationController first:\n%s", suspects)
 	}
+	// Its evidence includes the leak found in the history, though the
+	// leaking pods were killed with their nodes.
+	if !regexp.MustCompile(`(?m)^\s+1\s+ReplicationController emails/unanswered-emails\s.*container unanswered-emails of pod unanswered-emails-\S+ leaks \d+ MiB/h`).MatchString(suspects) {
+		t.Errorf("suspects gives no leak evidence for the leaking ReplicationController:\n%s", suspects)
+	}
 	explain := section(transcript, "nodewatch explain node")
 	for _, want := range []string{"LIKELY CAUSE", "emails/ReplicationController/unanswered-emails", "emails/unanswered-emails-", "MAJOR PAGE FAULTS/s"} {
 		if !strings.Contains(explain, want) {
