@@ -40,11 +40,7 @@ var shapes = []struct {
 }
 
 // liveState is a cluster whose pods the test changes between passes.
-type liveState struct{ s *state }
-
-func (l liveState) Nodes() []cluster.Node  { return l.s.nodes }
-func (l liveState) Pods() []*cluster.Pod   { return l.s.pods }
-func (l liveState) Owners() cluster.Owners { return cluster.Owners{} }
+type liveState struct{ *state }
 
 // shapeStore writes, for each of n containers (shape i % len(shapes), one
 // pod each, on 3 nodes), their raw working sets every 30 s and their
