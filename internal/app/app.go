@@ -192,7 +192,7 @@ func (a *App) Run(ctx context.Context) error {
 		wg.Go(func() { c.run(runCtx) })
 	}
 	if histAPI != nil {
-		wg.Go(func() { a.proactive(runCtx, mgr, histAPI, cache, m) })
+		wg.Go(func() { a.proactive(runCtx, mgr, histAPI, cache, db, m) })
 	}
 	a.loop(runCtx, cache, mgr, changed, m)
 

@@ -93,11 +93,19 @@ type HistoryQuerier interface {
 }
 
 // ClusterState is what the history rules read from the cluster: where pods
-// run, their limits and owners, and the nodes' allocatable memory.
+// run, their limits and owners, the nodes' allocatable memory and
+// conditions, and the events kept about a node (SystemOOM).
 type ClusterState interface {
 	Nodes() []cluster.Node
 	Pods() []*cluster.Pod
 	Owners() cluster.Owners
+	NodeEvents(node string, since time.Time) []NodeEvent
+}
+
+// NodeEvent is a Kubernetes event about a node, as nodewatch keeps them.
+type NodeEvent struct {
+	Time            time.Time
+	Reason, Message string
 }
 
 // History evaluates the history rules. It keeps what it read of the
@@ -160,40 +168,81 @@ func (r *History) Evaluate(ctx context.Context, now time.Time) ([]Finding, error
 			out = append(out, f)
 		}
 	}
+	thrashing, err := r.thrashing(ctx, now, free)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, thrashing...)
+	slices.SortFunc(out, func(a, b Finding) int { return cmp.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// thrashing finds the nodes out of memory: major page faults at
+// FaultRatio times their own baseline (the story's thrashing), or the
+// kubelet's MemoryPressure together with a kernel OOM kill (a SystemOOM
+// event) in the last ThrashingWindow, at least 5 minutes. Each finding
+// gives the evidence there is: the fault rate, disk reads against their
+// baseline, the working set against allocatable, MemoryPressure, the
+// SystemOOM kills and the last victim.
+func (r *History) thrashing(ctx context.Context, now time.Time, free map[string]float64) ([]Finding, error) {
 	spikes, err := cause.FaultSpikes(ctx, r.h, "", now, r.rules.ThrashingWindow)
 	if err != nil {
 		return nil, err
 	}
+	oomWindow := max(r.rules.ThrashingWindow, 5*time.Minute)
+	var out []Finding
 	var disk map[string]cause.Spike
-	for node, sp := range spikes {
-		if !sp.Thrashing(r.rules.FaultRatio, r.rules.MinFaultRate) {
-			continue
-		}
-		if disk == nil { // only read when some node thrashes
-			if disk, err = cause.DiskReadSpikes(ctx, r.h, "", now, r.rules.ThrashingWindow); err != nil {
-				return nil, err
-			}
-		}
-		msg := fmt.Sprintf("%s is thrashing: %s", node, sp.Describe(r.rules.ThrashingWindow))
-		if d, ok := disk[node]; ok && d.Recent > 0 && (d.Ratio >= 2 || math.IsInf(d.Ratio, 1)) {
-			msg += fmt.Sprintf("; disk reads %s/s", mib(d.Recent))
-			if !math.IsInf(d.Ratio, 1) {
-				msg += fmt.Sprintf(" (×%.0f)", d.Ratio)
-			}
-		}
-		if f, ok := free[node]; ok {
-			for _, n := range r.c.Nodes() {
-				if n.Name == node && n.AllocatableMemory > 0 {
-					msg += fmt.Sprintf("; working set %s of %s allocatable", mib(float64(n.AllocatableMemory)-f), mib(float64(n.AllocatableMemory)))
+	for _, n := range r.c.Nodes() {
+		sp, faulting := spikes[n.Name]
+		faulting = faulting && sp.Thrashing(r.rules.FaultRatio, r.rules.MinFaultRate)
+		pressure, underPressure := n.Condition("MemoryPressure")
+		underPressure = underPressure && pressure.Status == "True"
+		var ooms []NodeEvent
+		if faulting || underPressure {
+			for _, e := range r.c.NodeEvents(n.Name, now.Add(-oomWindow)) {
+				if e.Reason == "SystemOOM" {
+					ooms = append(ooms, e)
 				}
 			}
 		}
+		if !faulting && (!underPressure || len(ooms) == 0) {
+			continue
+		}
+		var msg, reason string
+		if faulting {
+			msg, reason = fmt.Sprintf("%s is thrashing: %s", n.Name, sp.Describe(r.rules.ThrashingWindow)), "MajorPageFaults"
+			if disk == nil { // only read when some node thrashes
+				if disk, err = cause.DiskReadSpikes(ctx, r.h, "", now, r.rules.ThrashingWindow); err != nil {
+					return nil, err
+				}
+			}
+			if d, ok := disk[n.Name]; ok && d.Recent > 0 && (d.Ratio >= 2 || math.IsInf(d.Ratio, 1)) {
+				msg += fmt.Sprintf("; disk reads %s/s", mib(d.Recent))
+				if !math.IsInf(d.Ratio, 1) {
+					msg += fmt.Sprintf(" (×%.0f)", d.Ratio)
+				}
+			}
+		} else {
+			msg, reason = fmt.Sprintf("%s is out of memory", n.Name), "SystemOOM"
+		}
+		if f, ok := free[n.Name]; ok && n.AllocatableMemory > 0 {
+			msg += fmt.Sprintf("; working set %s of %s allocatable", mib(float64(n.AllocatableMemory)-f), mib(float64(n.AllocatableMemory)))
+		}
+		if underPressure {
+			msg += "; MemoryPressure"
+			if !pressure.Since.IsZero() {
+				msg += " since " + pressure.Since.UTC().Format("15:04:05")
+			}
+		}
+		if len(ooms) > 0 {
+			last := slices.MaxFunc(ooms, func(a, b NodeEvent) int { return a.Time.Compare(b.Time) })
+			msg += fmt.Sprintf("; %d SystemOOM kill(s) in the last %s, the last: %s", len(ooms), about(oomWindow), last.Message)
+		}
 		out = append(out, Finding{
-			Key: HistoryScope + "node/" + node + "/thrashing", Rule: NodeThrashing, Severity: Warning, Node: node,
-			Reason: "MajorPageFaults", Message: msg,
+			Key: HistoryScope + "node/" + n.Name + "/thrashing", Rule: NodeThrashing, Severity: Warning, Node: n.Name,
+			Reason: reason, Message: msg,
 		})
 	}
-	slices.SortFunc(out, func(a, b Finding) int { return cmp.Compare(a.Key, b.Key) })
 	return out, nil
 }
 

@@ -14,13 +14,23 @@ import (
 )
 
 type state struct {
-	nodes []cluster.Node
-	pods  []*cluster.Pod
+	nodes  []cluster.Node
+	pods   []*cluster.Pod
+	events map[string][]NodeEvent
 }
 
 func (s state) Nodes() []cluster.Node  { return s.nodes }
 func (s state) Pods() []*cluster.Pod   { return s.pods }
 func (s state) Owners() cluster.Owners { return cluster.Owners{} }
+func (s state) NodeEvents(node string, since time.Time) []NodeEvent {
+	var out []NodeEvent
+	for _, e := range s.events[node] {
+		if !e.Time.Before(since) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 func podOn(ns, name, node string, limit *int64) *cluster.Pod {
 	return &cluster.Pod{Namespace: ns, Name: name, NodeName: node, Owner: cluster.Owner{Kind: "ReplicationController", Name: strings.TrimSuffix(name, "-1")},
@@ -126,6 +136,71 @@ func TestHistoryRules(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no node exhaustion for the unbounded leak:\n%s", dump(got))
+	}
+}
+
+// TestOutOfMemoryNodes: MemoryPressure with a kernel OOM kill in the last
+// 5 minutes makes a node out of memory even without a page-fault spike;
+// MemoryPressure alone, or an old SystemOOM, does not; a thrashing node's
+// message gives both when present.
+func TestOutOfMemoryNodes(t *testing.T) {
+	ctx := context.Background()
+	db, err := history.Open(t.TempDir(), history.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	var batch []collect.Sample
+	var faults float64
+	for i := range 60 {
+		ts := t0.Add(time.Duration(i) * 30 * time.Second).UnixMilli()
+		if i >= 54 {
+			faults += 30 * 500
+		} else {
+			faults += 30
+		}
+		batch = append(batch, collect.Sample{Labels: labels.FromStrings("__name__", "container_memory_failures_total", "failure_type", "pgmajfault",
+			"scope", "hierarchy", "id", "/", "node", "faulting"), T: ts, V: faults})
+	}
+	if _, err := db.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(59 * 30 * time.Second)
+	pressure := []cluster.Condition{{Type: "MemoryPressure", Status: "True", Since: now.Add(-3 * time.Minute)}}
+	oom := func(ago time.Duration) NodeEvent {
+		return NodeEvent{Time: now.Add(-ago), Reason: "SystemOOM", Message: "System OOM encountered, victim process: java, pid: 4242"}
+	}
+	st := state{
+		nodes: []cluster.Node{
+			{Name: "oom", Conditions: pressure}, {Name: "pressure-only", Conditions: pressure},
+			{Name: "old-oom", Conditions: pressure}, {Name: "faulting", Conditions: pressure}, {Name: "fine"},
+		},
+		events: map[string][]NodeEvent{
+			"oom": {oom(4 * time.Minute), oom(time.Minute)}, "old-oom": {oom(20 * time.Minute)}, "faulting": {oom(2 * time.Minute)},
+			"fine": {oom(time.Minute)}, // a kernel OOM kill without MemoryPressure: the kubelet says the node has room
+		},
+	}
+	got, err := NewHistory(DefaultHistoryRules(), db, st).Evaluate(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNode := map[string]Finding{}
+	for _, f := range got {
+		if f.Rule == NodeThrashing {
+			byNode[f.Node] = f
+		}
+	}
+	if len(byNode) != 2 {
+		t.Errorf("want oom and faulting, got:\n%s", dump(got))
+	}
+	if f := byNode["oom"]; f.Reason != "SystemOOM" || f.Message != "oom is out of memory; MemoryPressure since 10:26:30; "+
+		"2 SystemOOM kill(s) in the last 5 min, the last: System OOM encountered, victim process: java, pid: 4242" {
+		t.Errorf("oom: %s %q", f.Reason, f.Message)
+	}
+	if f := byNode["faulting"]; f.Reason != "MajorPageFaults" || !strings.Contains(f.Message, "faulting is thrashing: major page faults") ||
+		!strings.Contains(f.Message, "; MemoryPressure since 10:26:30; 1 SystemOOM kill(s)") {
+		t.Errorf("faulting: %s %q", f.Reason, f.Message)
 	}
 }
 
