@@ -1,0 +1,80 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// BenchmarkBrowser1000Nodes: each page at 1,000 nodes (fixture1000) loaded
+// in headless Chromium, from navigating to its address to the page built
+// from its data (body[data-loaded]): the HTML, the script, the JSON (the
+// server side of BenchmarkPages1000Nodes) and the drawing of its tables
+// and charts. Reports p50 and max per page; the recommendations' first
+// (uncached) load separately. Needs Chromium ($NODEWATCH_CHROMIUM, or
+// chromium on $PATH); skipped without it.
+func BenchmarkBrowser1000Nodes(b *testing.B) {
+	chromium := ""
+	for _, n := range []string{os.Getenv("NODEWATCH_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); n != "" && err == nil {
+			chromium = p
+			break
+		}
+	}
+	if chromium == "" {
+		b.Skip("no Chromium (apt-get install -y chromium, or set $NODEWATCH_CHROMIUM)")
+	}
+	srv := httptest.NewServer(fixture1000(b, Options{}))
+	defer srv.Close()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(b.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 1600))...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		b.Fatalf("starting Chromium (%s): %v", chromium, err)
+	}
+	end := fmt.Sprintf("&end=%d", now.Unix())
+	for _, page := range pages1000 {
+		path := strings.TrimPrefix(page.path, "/api/ui")
+		if page.name == "overview" {
+			path = strings.Replace(path, "/overview", "/", 1)
+		}
+		b.Run(page.name, func(b *testing.B) {
+			var lat []time.Duration
+			load := func() time.Duration {
+				ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
+				defer cancel()
+				t0 := time.Now()
+				if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+path+end), chromedp.WaitVisible(chromedp.CSS(`body[data-loaded]`))); err != nil {
+					b.Fatalf("loading %s: %v", path, err)
+				}
+				d := time.Since(t0)
+				state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.dataset.loaded === "error" ? "error: " + document.querySelector("main").innerText : document.querySelector("main").innerText`))
+				if err != nil || strings.HasPrefix(state, "error") {
+					b.Fatalf("%s: %v %s", path, err, state)
+				}
+				return d
+			}
+			if page.name == "recommendations" {
+				b.ReportMetric(float64(load().Milliseconds()), "first-ms")
+			}
+			for range b.N {
+				lat = append(lat, load())
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max-ms")
+		})
+	}
+}
