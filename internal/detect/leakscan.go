@@ -37,10 +37,12 @@ import (
 // since the one before (and the whole window of a series it does not know
 // yet), drops the points the window has left behind, and judges again only
 // the series whose points changed. Its findings are those of a pass that
-// reads everything (TestIncrementalMatchesFull); an hourly full pass also
-// catches what that cannot see (points written more than lateWrites after
-// their time). Series of pods that are gone, and series left without a
-// point in the window, are forgotten.
+// reads everything (TestIncrementalMatchesFull). What that cannot see —
+// points written more than lateWrites after their time — each pass catches
+// for a sixtieth of the series, which it reads whole again: every series
+// once an hour at a pass a minute, without a pass that reads everything.
+// Series of pods that are gone, and series left without a point in the
+// window, are forgotten.
 //
 // On any other store (history.Remote) every pass reads the window through
 // PromQL and judges the same buckets, without a cache.
@@ -54,8 +56,9 @@ const (
 	// still be read by the next incremental pass (the 5-minute aggregates
 	// are written a scrape after their window ends).
 	lateWrites = 10 * time.Minute
-	// resyncEvery is how often a pass reads everything again.
-	resyncEvery = time.Hour
+	// resyncSlots: each incremental pass reads one in resyncSlots series
+	// whole again.
+	resyncSlots = 60
 )
 
 // leakBucket is the width of the leak rule's buckets for window (0: every
@@ -82,9 +85,9 @@ type leakScan struct {
 	opts           leak.Options
 	points         int // the most points a series holds, where known
 
-	shards   []*leakShard
-	prevNow  time.Time // the last pass's now; zero before the first
-	lastFull time.Time
+	shards  []*leakShard
+	prevNow time.Time // the last pass's now; zero before the first
+	passes  uint64
 	// Stats of the last pass, for tests and benchmarks.
 	full            bool
 	judged, visited int
@@ -207,6 +210,11 @@ func (p *seriesPoints) trim(from, bucket int64) {
 	}
 }
 
+// same tells whether p holds the points q holds.
+func (p *seriesPoints) same(q *seriesPoints) bool {
+	return p.lastT == q.lastT && p.lastV == q.lastV && slices.Equal(p.t, q.t) && slices.Equal(p.v, q.v)
+}
+
 func bucketEnd(t, bucket int64) int64 {
 	if bucket <= 0 {
 		return t
@@ -294,15 +302,14 @@ func (s *leakScan) query(ctx context.Context, h HistoryQuerier, pods map[string]
 // scan reads the store directly, in shards, and judges what changed.
 func (s *leakScan) scan(ctx context.Context, db storage.Queryable, pods map[string]*cluster.Pod, now time.Time) ([]growth, error) {
 	n := runtime.GOMAXPROCS(0)
-	full := len(s.shards) != n || s.prevNow.IsZero() || now.Before(s.prevNow) ||
-		now.Sub(s.prevNow) > lateWrites || now.Sub(s.lastFull) >= resyncEvery
+	full := len(s.shards) != n || s.prevNow.IsZero() || now.Before(s.prevNow) || now.Sub(s.prevNow) > lateWrites
 	if full {
 		s.shards = make([]*leakShard, n)
 		for i := range s.shards {
 			s.shards[i] = &leakShard{series: map[uint64]*seriesPoints{}}
 		}
-		s.lastFull = now
 	}
+	s.passes++
 	from, end := s.from(now), now.UnixMilli()
 	mint := from + 1
 	if !full {
@@ -391,6 +398,41 @@ func (sh *leakShard) scan(ctx context.Context, db storage.Queryable, s *leakScan
 	}
 	if err := set.Err(); err != nil {
 		return err
+	}
+	if !full {
+		// One in resyncSlots series read whole again: the shard's part of
+		// the TSDB's finer shard for this pass (a series in shard i of
+		// shards×slots is in shard i mod shards).
+		if whole == nil {
+			if whole, err = db.Querier(from+1, end); err != nil {
+				return err
+			}
+		}
+		slot := s.passes % resyncSlots
+		set := whole.Select(ctx, false, &storage.SelectHints{Start: from + 1, End: end,
+			ShardIndex: shard + shards*slot, ShardCount: shards * resyncSlots}, s.matchers...)
+		for set.Next() {
+			l := set.At().Labels()
+			key := l.Hash()
+			if pod := pods[l.Get("namespace")+"/"+l.Get("pod")]; pod == nil || pod.Deleting {
+				delete(sh.series, key)
+				continue
+			}
+			fresh := s.newSeriesPoints(l)
+			sh.read(set.At(), fresh, from, end, bucket)
+			if p := sh.series[key]; p != nil {
+				if !labels.Equal(p.lset, l) {
+					continue
+				}
+				if p.trim(from, bucket); p.same(fresh) {
+					continue // as read: keep its verdict
+				}
+			}
+			sh.series[key] = fresh
+		}
+		if err := set.Err(); err != nil {
+			return err
+		}
 	}
 	for key, p := range sh.series {
 		if pod := pods[p.ns+"/"+p.pod]; pod == nil || pod.Deleting {

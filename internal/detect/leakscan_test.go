@@ -307,3 +307,78 @@ func TestHourlyBucketsMatchFiveMinutes(t *testing.T) {
 		t.Errorf("%d leaks, want the 12 leaking containers", leaking)
 	}
 }
+
+// TestLateWritesCaughtWithinAnHour: points written long after their time
+// (a backfill, too late for the incremental read) are in the cache within
+// 60 passes, as each pass reads a sixtieth of the series whole again.
+func TestLateWritesCaughtWithinAnHour(t *testing.T) {
+	ctx := context.Background()
+	s := newShapeStore(t, 12)
+	s.advance(t, 3*time.Hour)
+	rules := DefaultHistoryRules()
+	rules.LeakWindow = 2 * time.Hour
+	h := NewHistory(rules, s.db, liveState{s.st})
+	if _, err := h.Evaluate(ctx, s.now); err != nil {
+		t.Fatal(err)
+	}
+	// Container 0 goes quiet for 30 minutes; its 5-minute maxima for them
+	// come 20 minutes later.
+	s.silent[0] = true
+	gapStart := s.now
+	for range 6 {
+		s.advance(t, 5*time.Minute)
+		if _, err := h.Evaluate(ctx, s.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.silent[0] = false
+	for range 4 {
+		s.advance(t, 5*time.Minute)
+		if _, err := h.Evaluate(ctx, s.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var backfill []collect.Sample
+	for ts := gapStart.Add(5 * time.Minute); !ts.After(gapStart.Add(30 * time.Minute)); ts = ts.Add(5 * time.Minute) {
+		backfill = append(backfill, collect.Sample{Labels: s.agg[0], T: ts.UnixMilli(), V: shapes[0].f(ts.Sub(s.start).Hours())})
+	}
+	if _, err := s.db.Append(ctx, backfill); err != nil {
+		t.Fatal(err)
+	}
+	points := func(h *History) map[uint64]int {
+		out := map[uint64]int{}
+		for _, sh := range h.scan.shards {
+			for k, p := range sh.series {
+				out[k] = len(p.t)
+			}
+		}
+		return out
+	}
+	for pass := range resyncSlots {
+		at := s.now.Add(time.Duration(pass%5) * time.Minute)
+		if pass%5 == 0 && pass > 0 {
+			s.advance(t, 5*time.Minute)
+			at = s.now
+		}
+		got, err := h.Evaluate(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.scan.full {
+			t.Fatalf("pass %d read everything", pass)
+		}
+		if pass == resyncSlots-1 {
+			fresh := NewHistory(rules, s.db, liveState{s.st})
+			want, err := fresh.Evaluate(ctx, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("incremental\n%s\nfull\n%s", dump(got), dump(want))
+			}
+			if g, w := points(h), points(fresh); !reflect.DeepEqual(g, w) {
+				t.Errorf("points per series after an hour of passes: %v, read whole: %v", g, w)
+			}
+		}
+	}
+}
