@@ -21,6 +21,14 @@
 //   - Memory limit: the observed peak plus LimitHeadroom (25%, at least
 //     LimitMinHeadroom). Memory is not compressible: above the limit the
 //     kernel kills, so the limit is set from the peak, never a percentile.
+//   - Burst tail. The next burst can be larger than any seen. Excursions
+//     above the request are bursts (peaks over threshold); the heights of
+//     those above the median burst are taken as exponential, their mean at
+//     its upper TailConfidence (90%) bound, and the limit is raised to the
+//     level a burst exceeds with probability TailRisk (1%) within
+//     TailHorizon (30 days) when that is above the peak plus headroom
+//     (burstTail; Recommendation.TailLimit). Steady and smoothly cycling
+//     workloads have no bursts to speak of and keep the peak plus headroom.
 //   - OOM kills. A container killed at its limit was never seen above it:
 //     its history is censored at the limit, and the true peak is unknown but
 //     higher. Kills less than OOMEpisodeGap apart are one episode (a crash

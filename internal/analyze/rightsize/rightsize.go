@@ -50,7 +50,14 @@ type Options struct {
 	OOMBump, MaxOOMBump              float64
 	OOMMinBump                       float64 // bytes
 	OOMEpisodeGap                    time.Duration
-	CPUPercentile                    float64
+	// TailRisk is the chance a burst may exceed the limit within
+	// TailHorizon; TailConfidence the one-sided confidence the bursts'
+	// mean excess is taken at; TailMinBursts the fewest bursts (excursions
+	// above the request) to estimate the tail from (see burstTail).
+	TailRisk, TailConfidence float64
+	TailHorizon              time.Duration
+	TailMinBursts            int
+	CPUPercentile            float64
 	// CPULimit asks for a CPU limit too.
 	CPULimit bool
 	// MinMemory (bytes) and MinCPU (cores) are the least recommended.
@@ -71,6 +78,7 @@ func DefaultOptions() Options {
 		RequestPercentile: 0.90, RequestMargin: 0.10,
 		LimitHeadroom: 0.25, LimitMinHeadroom: 32 * mib,
 		OOMBump: 1.2, MaxOOMBump: 2, OOMMinBump: 64 * mib, OOMEpisodeGap: 30 * time.Minute,
+		TailRisk: 0.01, TailHorizon: 30 * 24 * time.Hour, TailConfidence: 0.9, TailMinBursts: 6,
 		CPUPercentile: 0.90,
 		MinMemory:     16 * mib, MinCPU: 0.001,
 		MinSamples: 20, MinSpan: time.Hour,
@@ -105,6 +113,18 @@ func (o Options) Validate() error {
 	}
 	if !(o.MaxOOMBump >= o.OOMBump) {
 		errs = append(errs, fmt.Errorf("maxOOMBump: must be ≥ oomBump (%v), got %v", o.OOMBump, o.MaxOOMBump))
+	}
+	if !(o.TailRisk > 0 && o.TailRisk < 1) {
+		errs = append(errs, fmt.Errorf("tailRisk: must be in (0, 1), got %v", o.TailRisk))
+	}
+	if !(o.TailConfidence >= 0.5 && o.TailConfidence < 1) {
+		errs = append(errs, fmt.Errorf("tailConfidence: must be in [0.5, 1), got %v", o.TailConfidence))
+	}
+	if o.TailHorizon <= 0 {
+		errs = append(errs, fmt.Errorf("tailHorizon: must be positive, got %s", o.TailHorizon))
+	}
+	if o.TailMinBursts < 4 {
+		errs = append(errs, fmt.Errorf("tailMinBursts: at least 4, got %d", o.TailMinBursts))
 	}
 	if o.OOMEpisodeGap <= 0 {
 		errs = append(errs, fmt.Errorf("oomEpisodeGap: must be positive, got %s", o.OOMEpisodeGap))
@@ -156,6 +176,9 @@ type Recommendation struct {
 	// into episodes; OOMCapped is true when the bump reached MaxOOMBump.
 	OOMEpisodes int  `json:"oomEpisodes"`
 	OOMCapped   bool `json:"oomCapped"`
+	// TailLimit is true when the limit is the burst tail's level (the
+	// bursts vary so much that the peak plus headroom is not enough).
+	TailLimit bool `json:"tailLimit"`
 
 	Stats Stats `json:"stats"`
 }
@@ -173,6 +196,8 @@ type Stats struct {
 	MemoryNeed float64 `json:"memoryNeedBytes"`
 	CPUP90     float64 `json:"cpuP90Cores"`
 	CPUPeak    float64 `json:"cpuPeakCores"`
+	// Tail is the estimate of how high bursts above the request can go.
+	Tail Tail `json:"tail"`
 }
 
 // Recommend sizes one workload container from its history.
@@ -219,6 +244,10 @@ func Recommend(in Input, o Options) Recommendation {
 	r.OOMEpisodes, r.OOMCapped = episodes, capped
 	r.Stats.MemoryNeed = max(r.Stats.MemoryPeak, need)
 	limit := r.Stats.MemoryNeed + max(r.Stats.MemoryNeed*o.LimitHeadroom, o.LimitMinHeadroom)
+	r.Stats.Tail = burstTail(pods, request, r.Stats.Span, o)
+	if r.Stats.Tail.Level > limit {
+		limit, r.TailLimit = r.Stats.Tail.Level, true
+	}
 
 	r.MemoryRequest = roundUp(max(request, o.MinMemory), mib)
 	r.MemoryLimit = max(roundUp(limit, mib), r.MemoryRequest)
@@ -253,6 +282,11 @@ func reason(r Recommendation, batch bool) string {
 	s += fmt.Sprintf(", limit from the peak %.0f MiB", r.Stats.MemoryPeak/mib)
 	if r.OOMEpisodes > 0 {
 		s += fmt.Sprintf(" raised to %.0f MiB for %d OOM episode(s)", r.Stats.MemoryNeed/mib, r.OOMEpisodes)
+	}
+	if r.TailLimit {
+		t := r.Stats.Tail
+		s += fmt.Sprintf("; limit raised to %.0f MiB for the burst tail (%d bursts above the request, the %d above %.0f MiB by %.0f MiB on average)",
+			t.Level/mib, t.Bursts, t.Over, t.Threshold/mib, t.MeanExcess/mib)
 	}
 	if r.OOMCapped {
 		s += "; the OOM bump reached its cap: if it is still killed, the real peak is unknown — look at the workload before raising further"

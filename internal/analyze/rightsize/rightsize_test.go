@@ -257,8 +257,9 @@ func TestValidate(t *testing.T) {
 	}
 	o := DefaultOptions()
 	o.RequestPercentile, o.OOMBump, o.MaxOOMBump, o.MinSamples, o.OOMEpisodeGap = 1.5, 1, 0.5, 0, 0
+	o.TailRisk, o.TailConfidence, o.TailHorizon, o.TailMinBursts = 1, 0.3, 0, 2
 	err := o.Validate()
-	for _, field := range []string{"requestPercentile", "oomBump", "maxOOMBump", "minSamples", "oomEpisodeGap"} {
+	for _, field := range []string{"requestPercentile", "oomBump", "maxOOMBump", "minSamples", "oomEpisodeGap", "tailRisk", "tailConfidence", "tailHorizon", "tailMinBursts"} {
 		if err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("Validate() = %v, want it to name %s", err, field)
 		}
