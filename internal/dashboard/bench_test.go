@@ -104,11 +104,13 @@ func BenchmarkPages1000Nodes(b *testing.B) {
 		b.Run(page.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var lat []time.Duration
+			size := 0
 			for range b.N {
 				rec := httptest.NewRecorder()
 				t0 := time.Now()
 				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, page.path+end, nil))
 				lat = append(lat, time.Since(t0))
+				size = rec.Body.Len()
 				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), page.want) {
 					b.Fatalf("%s: %d, %d bytes without %s", page.path, rec.Code, rec.Body.Len(), page.want)
 				}
@@ -116,6 +118,7 @@ func BenchmarkPages1000Nodes(b *testing.B) {
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
 			b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max-ms")
+			b.ReportMetric(float64(size)/1024, "json-KiB")
 		})
 	}
 	_ = corev1.NodeReady
