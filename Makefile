@@ -63,4 +63,4 @@ clean:
 # KRR's, and print waste and risk (docs/recommend-eval.md).
 .PHONY: eval-recommend
 eval-recommend:
-	$(GO) run ./bench/eval-recommend -seeds 10
+	$(GO) run ./bench/eval-recommend -seeds 10 -held-out 40

@@ -1,14 +1,13 @@
 // Command eval-recommend replays the synthetic usage traces through
 // nodewatch's recommender, VPA's and KRR's simple strategy, and prints
-// waste and risk per trace as a Markdown table (docs/recommend-eval.md).
+// waste and risk per trace as a Markdown table, then a summary over the
+// design seeds and over the held-out seeds (docs/recommend-eval.md).
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/nodewatch/nodewatch/internal/analyze/rightsize/eval"
@@ -17,12 +16,17 @@ import (
 func main() {
 	days := flag.Int("days", 21, "length of each trace in days (the first week is history only)")
 	step := flag.Duration("step", time.Minute, "sample interval")
-	seed := flag.Uint64("seed", 1, "seed of the synthetic traces")
-	seeds := flag.Int("seeds", 0, "also summarise seeds 1..N (OOM events and total waste per strategy)")
+	seed := flag.Uint64("seed", 1, "seed of the synthetic traces in the full table")
+	seeds := flag.Int("seeds", 0, "also summarise the design seeds 1..N")
+	heldOut := flag.Int("held-out", 0, "also summarise the held-out seeds 11..10+N (not looked at while designing)")
+	workers := flag.Int("workers", 2, "seeds replayed at once")
 	flag.Parse()
 	err := run(*days, *step, *seed)
 	if err == nil && *seeds > 0 {
-		err = summary(*days, *step, *seeds)
+		err = summary(fmt.Sprintf("Design seeds 1–%d", *seeds), eval.SeedRange(1, uint64(*seeds)), *days, *step, *workers)
+	}
+	if err == nil && *heldOut > 0 {
+		err = summary(fmt.Sprintf("Held-out seeds 11–%d", 10+*heldOut), eval.SeedRange(11, 10+uint64(*heldOut)), *days, *step, *workers)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "eval-recommend:", err)
@@ -46,56 +50,12 @@ func run(days int, step time.Duration, seed uint64) error {
 	return eval.Markdown(os.Stdout, results, traces, strategies)
 }
 
-func summary(days int, step time.Duration, seeds int) error {
+func summary(title string, seeds []uint64, days int, step time.Duration, workers int) error {
 	strategies := eval.Strategies()
-	fmt.Printf("\nSeeds 1–%d, non-leak traces:\n\n", seeds)
-	fmt.Println("| strategy | OOM events (sum) | seeds with any OOM event | traces with OOM events | memory waste GiB·h (mean) | CPU waste core·h (mean) |")
-	fmt.Println("| --- | ---: | ---: | --- | ---: | ---: |")
-	type agg struct {
-		ooms, seedsHit int
-		mem, cpu       float64
-		traces         map[string]int
+	runs, err := eval.RunSeeds(seeds, days, step, strategies, eval.DefaultConfig(), workers)
+	if err != nil {
+		return err
 	}
-	acc := map[string]*agg{}
-	for _, s := range strategies {
-		acc[s.Name()] = &agg{traces: map[string]int{}}
-	}
-	for seed := range uint64(seeds) {
-		traces := eval.Traces(days, step, seed+1)
-		results, err := eval.Run(traces, strategies, eval.DefaultConfig())
-		if err != nil {
-			return err
-		}
-		leak := map[string]bool{}
-		for _, t := range traces {
-			leak[t.Name] = t.Leak
-		}
-		hit := map[string]bool{}
-		for _, r := range results {
-			if leak[r.Trace] || r.OOMEvents == 0 {
-				continue
-			}
-			a := acc[r.Strategy]
-			a.ooms += r.OOMEvents
-			a.traces[r.Trace]++
-			hit[r.Strategy] = true
-		}
-		for name, t := range eval.Totals(results, traces) {
-			acc[name].mem += t.MemoryWaste / float64(seeds)
-			acc[name].cpu += t.CPUWaste / float64(seeds)
-			if hit[name] {
-				acc[name].seedsHit++
-			}
-		}
-	}
-	for _, s := range strategies {
-		a := acc[s.Name()]
-		var where []string
-		for tr, n := range a.traces {
-			where = append(where, fmt.Sprintf("%s (%d seeds)", tr, n))
-		}
-		slices.Sort(where)
-		fmt.Printf("| %s | %d | %d | %s | %.1f | %.2f |\n", s.Name(), a.ooms, a.seedsHit, strings.Join(where, ", "), a.mem, a.cpu)
-	}
-	return nil
+	fmt.Printf("\n%s, non-leak traces, per-seed totals:\n\n", title)
+	return eval.SummaryMarkdown(os.Stdout, eval.Summarize(runs, strategies))
 }

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -13,8 +14,9 @@ import (
 )
 
 // The evaluation docs/recommend-eval.md reports: 21 days at 1-minute
-// samples, seed 1 (other seeds: go run ./bench/eval-recommend -seed N; one
-// seed keeps the race-detector run of `make unit` short).
+// samples, over the design seeds 1–10 (the held-out seeds 11–50 are run by
+// go run ./bench/eval-recommend -held-out 40; ten seeds keep the
+// race-detector run of `make unit` under a minute on two cores).
 var (
 	evalOnce    sync.Once
 	evalResults map[uint64][]Result
@@ -25,15 +27,14 @@ var (
 func evaluation(t *testing.T) (map[uint64][]Result, map[uint64][]Trace) {
 	t.Helper()
 	evalOnce.Do(func() {
+		runs, err := RunSeeds(DesignSeeds, 21, time.Minute, Strategies(), DefaultConfig(), 2)
+		if err != nil {
+			evalErr = err
+			return
+		}
 		evalResults, evalTraces = map[uint64][]Result{}, map[uint64][]Trace{}
-		for _, seed := range []uint64{1} {
-			tr := Traces(21, time.Minute, seed)
-			res, err := Run(tr, Strategies(), DefaultConfig())
-			if err != nil {
-				evalErr = err
-				return
-			}
-			evalResults[seed], evalTraces[seed] = res, tr
+		for _, r := range runs {
+			evalResults[r.Seed], evalTraces[r.Seed] = r.Results, r.Traces
 		}
 	})
 	if evalErr != nil {
@@ -42,50 +43,60 @@ func evaluation(t *testing.T) (map[uint64][]Result, map[uint64][]Trace) {
 	return evalResults, evalTraces
 }
 
-// TestGoals holds nodewatch to the issue's goals: no OOM event on any
-// non-leak trace, the leak flagged instead of sized, and less total
-// memory and CPU waste than both VPA and KRR.
+// TestGoals holds nodewatch to the issue's goals on every design seed: no
+// OOM event on any non-leak trace, the leak flagged instead of sized, and
+// less total memory and CPU waste than both VPA and KRR — far less for
+// memory (at most half) — with its limits not bought by a runaway limit.
 func TestGoals(t *testing.T) {
 	results, traces := evaluation(t)
-	for seed, res := range results {
-		byTrace := map[string]map[string]Result{}
-		for _, r := range res {
-			if byTrace[r.Trace] == nil {
-				byTrace[r.Trace] = map[string]Result{}
-			}
-			byTrace[r.Trace][r.Strategy] = r
-		}
-		for _, tr := range traces[seed] {
-			nw := byTrace[tr.Name]["nodewatch"]
-			if tr.Leak {
-				if !nw.FlaggedLeak || nw.Final.OK {
-					t.Errorf("seed %d %s: nodewatch should flag the leak and give no size, got %+v", seed, tr.Name, nw)
+	for _, seed := range DesignSeeds {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			res := results[seed]
+			byTrace := map[string]map[string]Result{}
+			for _, r := range res {
+				if byTrace[r.Trace] == nil {
+					byTrace[r.Trace] = map[string]Result{}
 				}
-				continue
+				byTrace[r.Trace][r.Strategy] = r
 			}
-			if nw.OOMEvents != 0 {
-				t.Errorf("seed %d %s: nodewatch caused %d OOM events, want 0", seed, tr.Name, nw.OOMEvents)
+			for _, tr := range traces[seed] {
+				nw := byTrace[tr.Name]["nodewatch"]
+				if tr.Leak {
+					if !nw.FlaggedLeak || nw.Final.OK {
+						t.Errorf("%s: nodewatch should flag the leak and give no size, got %+v", tr.Name, nw)
+					}
+					continue
+				}
+				if nw.OOMEvents != 0 {
+					t.Errorf("%s: nodewatch caused %d OOM events (demand up to %.2f × the limit), want 0", tr.Name, nw.OOMEvents, nw.PeakToLimit)
+				}
+				if nw.FlaggedLeak {
+					t.Errorf("%s: nodewatch called a non-leak a leak", tr.Name)
+				}
+				// The risk taken for less waste stays bounded: at most 10%
+				// of the time above the memory request.
+				if nw.MemoryAboveRequest > 0.10 {
+					t.Errorf("%s: memory above request %.1f%% of the time, want ≤ 10%%", tr.Name, 100*nw.MemoryAboveRequest)
+				}
 			}
-			if nw.FlaggedLeak {
-				t.Errorf("seed %d %s: nodewatch called a non-leak a leak", seed, tr.Name)
+			totals := Totals(res, traces[seed])
+			nw := totals["nodewatch"]
+			for _, other := range []string{"VPA", "KRR"} {
+				o := totals[other]
+				if nw.MemoryWaste > o.MemoryWaste/2 {
+					t.Errorf("nodewatch memory waste %.1f GiB·h, not under half %s's %.1f", nw.MemoryWaste, other, o.MemoryWaste)
+				}
+				if nw.CPUWaste >= o.CPUWaste {
+					t.Errorf("nodewatch CPU waste %.1f core·h, not below %s's %.1f", nw.CPUWaste, other, o.CPUWaste)
+				}
 			}
-			// The risk taken for less waste stays bounded: at most 10% of
-			// the time above the memory request.
-			if nw.MemoryAboveRequest > 0.10 {
-				t.Errorf("seed %d %s: memory above request %.1f%% of the time, want ≤ 10%%", seed, tr.Name, 100*nw.MemoryAboveRequest)
+			// Limits are not reserved, but a node's limits can add up
+			// beyond its memory: the room nodewatch's limits leave above
+			// use stays within twice what VPA reserves (limit = request).
+			if vpa := totals["VPA"]; nw.LimitSlack > 2*vpa.LimitSlack {
+				t.Errorf("nodewatch limits %.1f GiB·h above use, more than twice VPA's %.1f", nw.LimitSlack, vpa.LimitSlack)
 			}
-		}
-		totals := Totals(res, traces[seed])
-		nw := totals["nodewatch"]
-		for _, other := range []string{"VPA", "KRR"} {
-			o := totals[other]
-			if nw.MemoryWaste >= o.MemoryWaste {
-				t.Errorf("seed %d: nodewatch memory waste %.1f GiB·h, not below %s's %.1f", seed, nw.MemoryWaste, other, o.MemoryWaste)
-			}
-			if nw.CPUWaste >= o.CPUWaste {
-				t.Errorf("seed %d: nodewatch CPU waste %.1f core·h, not below %s's %.1f", seed, nw.CPUWaste, other, o.CPUWaste)
-			}
-		}
+		})
 	}
 }
 

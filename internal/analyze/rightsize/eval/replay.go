@@ -29,6 +29,12 @@ type Result struct {
 	MemoryAboveRequest, CPUAboveRequest float64
 	// OOMEvents counts samples whose demand exceeded the limit.
 	OOMEvents int
+	// PeakToLimit is the highest demand over the limit in force (above 1:
+	// an OOM event), how close to its limit the container came; LimitSlack
+	// is Σ max(0, limit − used) in GiB·h, the memory a node lets the
+	// container claim beyond what it uses (not reserved, but overcommitted
+	// if the node's limits add up beyond its memory).
+	PeakToLimit, LimitSlack float64
 	// FlaggedLeak is true when the strategy called it a leak (and gave
 	// no size) at any recommendation.
 	FlaggedLeak bool
@@ -115,6 +121,10 @@ func Replay(tr Trace, s Strategy, c Config) (Result, error) {
 		}
 		running += tr.Step
 		res.MemoryWaste += max(0, cur.MemoryRequest-used) / gib * hours
+		if cur.MemoryLimit > 0 {
+			res.LimitSlack += max(0, cur.MemoryLimit-used) / gib * hours
+			res.PeakToLimit = max(res.PeakToLimit, demand/cur.MemoryLimit)
+		}
 		res.CPUWaste += max(0, cur.CPURequest-tr.CPU[i]) * hours
 		if used > cur.MemoryRequest {
 			aboveMem += tr.Step
