@@ -321,6 +321,37 @@ func appendThinned(dst, pts []Sample, most int) []Sample {
 // points.
 func appendPairSlopes(dst []float64, pts []Sample) []float64 {
 	dst = slices.Grow(dst, len(pts)*(len(pts)-1)/2)
+	if len(pts) == 0 {
+		return dst
+	}
+	// When every time is a whole number of seconds from the first (the
+	// TSDB's timestamps on the 5-minute grid), float seconds subtract
+	// exactly: the same slopes, without a Duration division per pair.
+	t0 := pts[0].T
+	for _, p := range pts {
+		if (p.T-t0)%int64(time.Second) != 0 {
+			return appendPairSlopesDurations(dst, pts)
+		}
+	}
+	var secs [maxFit]float64
+	if len(pts) > len(secs) {
+		return appendPairSlopesDurations(dst, pts)
+	}
+	for i, p := range pts {
+		secs[i] = float64((p.T - t0) / int64(time.Second))
+	}
+	for i, p := range pts {
+		si := secs[i]
+		for j := i + 1; j < len(pts); j++ {
+			if dt := secs[j] - si; dt > 0 {
+				dst = append(dst, (pts[j].V-p.V)/dt)
+			}
+		}
+	}
+	return dst
+}
+
+func appendPairSlopesDurations(dst []float64, pts []Sample) []float64 {
 	for i, p := range pts {
 		for _, q := range pts[i+1:] {
 			if dt := time.Duration(q.T - p.T).Seconds(); dt > 0 {
@@ -372,8 +403,15 @@ func median(xs []float64) float64 {
 	if n%2 == 1 {
 		return hi
 	}
-	// After nth, xs[:n/2] holds the smaller half: its largest is the other middle.
-	return (slices.Max(xs[:n/2]) + hi) / 2
+	// After nth, xs[:n/2] holds the smaller half: its largest is the other
+	// middle (a plain loop: there is no NaN to order).
+	lo := xs[0]
+	for _, x := range xs[1 : n/2] {
+		if x > lo {
+			lo = x
+		}
+	}
+	return (lo + hi) / 2
 }
 
 // nth puts the k-th smallest element at xs[k], smaller ones before it and
