@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"regexp"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,8 +41,9 @@ import (
 // the series whose points changed. Its findings are those of a pass that
 // reads everything (TestIncrementalMatchesFull). What that cannot see —
 // points written more than lateWrites after their time — each pass catches
-// for a sixtieth of the series, which it reads whole again: every series
-// once an hour at a pass a minute, without a pass that reads everything.
+// for a sixtieth of the series it knows, which it reads whole again: every
+// series once an hour at a pass a minute, without a pass that reads
+// everything.
 // Series of pods that are gone, and series left without a point in the
 // window, are forgotten.
 //
@@ -400,37 +403,7 @@ func (sh *leakShard) scan(ctx context.Context, db storage.Queryable, s *leakScan
 		return err
 	}
 	if !full {
-		// One in resyncSlots series read whole again: the shard's part of
-		// the TSDB's finer shard for this pass (a series in shard i of
-		// shards×slots is in shard i mod shards).
-		if whole == nil {
-			if whole, err = db.Querier(from+1, end); err != nil {
-				return err
-			}
-		}
-		slot := s.passes % resyncSlots
-		set := whole.Select(ctx, false, &storage.SelectHints{Start: from + 1, End: end,
-			ShardIndex: shard + shards*slot, ShardCount: shards * resyncSlots}, s.matchers...)
-		for set.Next() {
-			l := set.At().Labels()
-			key := l.Hash()
-			if pod := pods[l.Get("namespace")+"/"+l.Get("pod")]; pod == nil || pod.Deleting {
-				delete(sh.series, key)
-				continue
-			}
-			fresh := s.newSeriesPoints(l)
-			sh.read(set.At(), fresh, from, end, bucket)
-			if p := sh.series[key]; p != nil {
-				if !labels.Equal(p.lset, l) {
-					continue
-				}
-				if p.trim(from, bucket); p.same(fresh) {
-					continue // as read: keep its verdict
-				}
-			}
-			sh.series[key] = fresh
-		}
-		if err := set.Err(); err != nil {
+		if err := sh.resync(ctx, db, s, shard, shards, from, end, pods); err != nil {
 			return err
 		}
 	}
@@ -447,6 +420,58 @@ func (sh *leakShard) scan(ctx context.Context, db storage.Queryable, s *leakScan
 		sh.consider(p, pods, now, s)
 	}
 	return nil
+}
+
+// resync reads one in resyncSlots of the shard's series whole again, in
+// one select of their pods (a select sharded finer would make every block
+// read every series' labels to hash them).
+func (sh *leakShard) resync(ctx context.Context, db storage.Queryable, s *leakScan, shard, shards uint64,
+	from, end int64, pods map[string]*cluster.Pod,
+) error {
+	slot := s.passes % resyncSlots
+	var names []string
+	seen := map[string]bool{}
+	for key, p := range sh.series {
+		if key%resyncSlots == slot && !seen[p.pod] {
+			seen[p.pod] = true
+			names = append(names, regexp.QuoteMeta(p.pod))
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	q, err := db.Querier(from+1, end)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	ms := append(slices.Clone(s.matchers), labels.MustNewMatcher(labels.MatchRegexp, "pod", strings.Join(names, "|")))
+	set := q.Select(ctx, false, &storage.SelectHints{Start: from + 1, End: end}, ms...)
+	bucket := s.bucket.Milliseconds()
+	for set.Next() {
+		l := set.At().Labels()
+		if shards > 1 && labels.StableHash(l)%shards != shard {
+			continue // another shard's (the TSDB shards by this hash)
+		}
+		key := l.Hash()
+		if pod := pods[l.Get("namespace")+"/"+l.Get("pod")]; pod == nil || pod.Deleting {
+			delete(sh.series, key)
+			continue
+		}
+		fresh := s.newSeriesPoints(l)
+		sh.read(set.At(), fresh, from, end, bucket)
+		if p := sh.series[key]; p != nil {
+			if !labels.Equal(p.lset, l) {
+				continue
+			}
+			if p.trim(from, bucket); p.same(fresh) {
+				continue // as read: keep its verdict
+			}
+		}
+		sh.series[key] = fresh
+	}
+	return set.Err()
 }
 
 // read adds a series' samples in (from, end] to p.
