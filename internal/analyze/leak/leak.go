@@ -135,11 +135,15 @@ type Sample struct {
 // safe for concurrent use (one per goroutine).
 type Analyzer struct {
 	pts    []Sample  // the input, cleaned and sorted
-	sm     []float64 // pts smoothed
+	sm     []float64 // pts smoothed, where computed (NaN elsewhere)
 	win    []float64 // one smoothing window
-	segs   [][2]int  // [start, end) of each stretch between restarts
-	fit    []Sample  // the thinned stretches, one after the other
-	fitEnd []int     // where each stretch's thinned points end in fit
+	lo, hi []int     // each point's window
+	mn, mx []float64 // each window's least and greatest value
+	minQ   []int
+	maxQ   []int
+	segs   [][2]int // [start, end) of each stretch between restarts
+	fit    []Sample // the thinned stretches, one after the other
+	fitEnd []int    // where each stretch's thinned points end in fit
 	slopes []float64
 }
 
@@ -186,16 +190,7 @@ func (a *Analyzer) analyze(samples []Sample, o Options, leaksOnly bool) Verdict 
 	// Restarts are found on the smoothed series, so a spike's fall is not
 	// taken for one; the fits use the raw samples (smoothing would correlate
 	// neighbours and overstate the test's confidence).
-	a.smooth(o.SpikeWindow)
-	a.segs = a.segs[:0]
-	start := 0
-	for i := 1; i < len(pts); i++ {
-		if a.sm[i] < a.sm[i-1]*(1-o.ResetDrop) {
-			a.segs = append(a.segs, [2]int{start, i})
-			start = i
-		}
-	}
-	a.segs = append(a.segs, [2]int{start, len(pts)})
+	a.split(o.SpikeWindow, 1-o.ResetDrop)
 	v.Restarts = len(a.segs) - 1
 	// The Mann–Kendall test first: it is cheap, and without significant
 	// growth a caller that wants only leaks needs no slopes.
@@ -270,32 +265,86 @@ func (a *Analyzer) analyze(samples []Sample, o Options, leaksOnly bool) Verdict 
 	return v
 }
 
-// smooth sets a.sm to each value replaced by the median of those within
-// ±window/2.
-func (a *Analyzer) smooth(window time.Duration) {
+// split sets a.segs to the stretches between restarts: where the
+// smoothed series — each value replaced by the median of those within
+// ±window/2 — falls below keep times its value before. A median lies
+// between its window's least and greatest value, so it is computed only
+// where the window's least is below keep times the greatest of the window
+// before; elsewhere there can be no restart (and a series without one
+// costs a sliding minimum and maximum instead of a median per point).
+func (a *Analyzer) split(window time.Duration, keep float64) {
 	pts := a.pts
-	a.sm = slices.Grow(a.sm[:0], len(pts))[:len(pts)]
+	n := len(pts)
+	a.segs = a.segs[:0]
+	start := 0
+	cut := func(i int) {
+		a.segs = append(a.segs, [2]int{start, i})
+		start = i
+	}
 	if window <= 0 {
-		for i, p := range pts {
-			a.sm[i] = p.V
+		for i := 1; i < n; i++ {
+			if pts[i].V < pts[i-1].V*keep {
+				cut(i)
+			}
 		}
+		a.segs = append(a.segs, [2]int{start, n})
 		return
 	}
 	half := int64(window / 2)
+	a.lo, a.hi = slices.Grow(a.lo[:0], n)[:n], slices.Grow(a.hi[:0], n)[:n]
+	a.mn, a.mx = slices.Grow(a.mn[:0], n)[:n], slices.Grow(a.mx[:0], n)[:n]
+	a.sm = slices.Grow(a.sm[:0], n)[:n]
+	// Monotonic queues of indexes: the window's least and greatest at the
+	// front.
+	minQ, maxQ := a.minQ[:0], a.maxQ[:0]
+	minH, maxH := 0, 0
 	lo, hi := 0, 0
 	for i, p := range pts {
 		for pts[lo].T < p.T-half {
 			lo++
 		}
-		for hi < len(pts) && pts[hi].T <= p.T+half {
+		for hi < n && pts[hi].T <= p.T+half {
+			v := pts[hi].V
+			for len(minQ) > minH && pts[minQ[len(minQ)-1]].V >= v {
+				minQ = minQ[:len(minQ)-1]
+			}
+			minQ = append(minQ, hi)
+			for len(maxQ) > maxH && pts[maxQ[len(maxQ)-1]].V <= v {
+				maxQ = maxQ[:len(maxQ)-1]
+			}
+			maxQ = append(maxQ, hi)
 			hi++
 		}
-		a.win = a.win[:0]
-		for _, q := range pts[lo:hi] {
-			a.win = append(a.win, q.V)
+		for minQ[minH] < lo {
+			minH++
 		}
-		a.sm[i] = median(a.win)
+		for maxQ[maxH] < lo {
+			maxH++
+		}
+		a.lo[i], a.hi[i] = lo, hi
+		a.mn[i], a.mx[i] = pts[minQ[minH]].V, pts[maxQ[maxH]].V
+		a.sm[i] = math.NaN() // not computed yet
 	}
+	a.minQ, a.maxQ = minQ, maxQ
+	for i := 1; i < n; i++ {
+		if a.mn[i] < a.mx[i-1]*keep && a.smoothed(i) < a.smoothed(i-1)*keep {
+			cut(i)
+		}
+	}
+	a.segs = append(a.segs, [2]int{start, n})
+}
+
+// smoothed is the median of point i's window (see split).
+func (a *Analyzer) smoothed(i int) float64 {
+	if !math.IsNaN(a.sm[i]) {
+		return a.sm[i]
+	}
+	a.win = a.win[:0]
+	for _, q := range a.pts[a.lo[i]:a.hi[i]] {
+		a.win = append(a.win, q.V)
+	}
+	a.sm[i] = median(a.win)
+	return a.sm[i]
 }
 
 // maxFit bounds the points a Theil–Sen fit pairs (O(n²)); longer series are
