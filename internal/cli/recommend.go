@@ -77,8 +77,10 @@ any Prometheus with the kubelet's metrics, via --server) next to what they
 declare now (from the cluster):
 
   memory request   p90 of the working set of all the workload's pods + 10 %
-  memory limit     the peak + 25 % (at least + 32 MiB), raised after OOM kills
-                   by a bounded step per episode
+  memory limit     the peak + 25 % (at least + 32 MiB), or higher when bursts
+                   vary: the level a burst exceeds with 1 % chance in 30 days
+                   (an exponential tail fitted to the largest bursts); raised
+                   after OOM kills by a bounded step per episode
   CPU request      p90 of CPU usage (CPU limit only with --cpu-limits)
 
 Pods are pooled per workload (Deployment, StatefulSet, DaemonSet,
@@ -89,7 +91,9 @@ workload gets no size ("leak: fix the leak first"); too little history says
 before and after. The algorithm and its evaluation: docs/recommend.md.
 
 --since up to 6h reads raw samples; longer reads the daemon's 5-minute maxima
-(--resolution): the request can then come out a little higher, never lower.
+(--resolution): the request can then come out higher, never lower — a spike
+shorter than 5 minutes counts as a whole window; --resolution raw reads the
+30 s samples for the exact p90 (10× the points).
 
 -o patch prints a kubectl patch command (strategic merge) per workload.
 --apply --yes applies the same patches after a server-side dry run of all of
