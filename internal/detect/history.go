@@ -291,14 +291,22 @@ func (r *History) leaks(ctx context.Context, now time.Time) ([]growth, error) {
 
 // nodeFree is each node's allocatable memory minus its pods' working sets.
 func (r *History) nodeFree(ctx context.Context, now time.Time) (map[string]float64, error) {
-	v, err := r.h.Query(ctx, `sum by (node) (container_memory_working_set_bytes{container!="",container!="POD"})`, now)
-	if err != nil {
-		return nil, fmt.Errorf("reading the nodes' working sets: %w", err)
-	}
-	used := map[string]float64{}
-	vec, _ := v.(promql.Vector)
-	for _, s := range vec {
-		used[s.Metric.Get("node")] = s.F
+	var used map[string]float64
+	if q, ok := r.h.(queryable); ok {
+		var err error
+		if used, err = nodeWorkingSets(ctx, q.Queryable(), now); err != nil {
+			return nil, fmt.Errorf("reading the nodes' working sets: %w", err)
+		}
+	} else {
+		v, err := r.h.Query(ctx, `sum by (node) (container_memory_working_set_bytes{container!="",container!="POD"})`, now)
+		if err != nil {
+			return nil, fmt.Errorf("reading the nodes' working sets: %w", err)
+		}
+		used = map[string]float64{}
+		vec, _ := v.(promql.Vector)
+		for _, s := range vec {
+			used[s.Metric.Get("node")] = s.F
+		}
 	}
 	out := map[string]float64{}
 	for _, n := range r.c.Nodes() {

@@ -489,3 +489,44 @@ func (sh *leakShard) read(ser storage.Series, p *seriesPoints, from, end, bucket
 		p.add(t, v, bucket)
 	}
 }
+
+// lookback is how far back PromQL's instant selectors look for a sample.
+const lookback = 5 * time.Minute
+
+// nodeWorkingSets is PromQL's `sum by (node)
+// (container_memory_working_set_bytes{container!="",container!="POD"})` at
+// now, read directly: each series' newest sample in the 5 minutes up to now
+// (none if it is a staleness marker), summed per node.
+func nodeWorkingSets(ctx context.Context, db storage.Queryable, now time.Time) (map[string]float64, error) {
+	mint, maxt := now.Add(-lookback).UnixMilli()+1, now.UnixMilli()
+	q, err := db.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	set := q.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
+		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, "container_memory_working_set_bytes"),
+		labels.MustNewMatcher(labels.MatchNotEqual, "container", ""),
+		labels.MustNewMatcher(labels.MatchNotEqual, "container", "POD"))
+	used := map[string]float64{}
+	var it chunkenc.Iterator
+	for set.Next() {
+		it = set.At().Iterator(it)
+		var last float64
+		found := false
+		for vt := it.Seek(mint); vt != chunkenc.ValNone; vt = it.Next() {
+			if vt != chunkenc.ValFloat {
+				continue
+			}
+			t, v := it.At()
+			if t > maxt {
+				break
+			}
+			last, found = v, true
+		}
+		if found && !value.IsStaleNaN(last) {
+			used[set.At().Labels().Get("node")] += last
+		}
+	}
+	return used, set.Err()
+}

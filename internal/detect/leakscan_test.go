@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
 
 	"github.com/nodewatch/nodewatch/internal/analyze/leak"
@@ -378,6 +379,40 @@ func TestLateWritesCaughtWithinAnHour(t *testing.T) {
 			}
 			if g, w := points(h), points(fresh); !reflect.DeepEqual(g, w) {
 				t.Errorf("points per series after an hour of passes: %v, read whole: %v", g, w)
+			}
+		}
+	}
+}
+
+// TestNodeWorkingSetsMatchPromQL: the nodes' working sets read directly
+// are PromQL's sum by node of each container's newest sample in the
+// lookback — without the containers gone quiet for longer, or whose newest
+// sample is a staleness marker.
+func TestNodeWorkingSetsMatchPromQL(t *testing.T) {
+	ctx := context.Background()
+	s := newShapeStore(t, 12)
+	s.advance(t, time.Hour)
+	s.silent[3] = true
+	s.advance(t, 10*time.Minute)
+	if _, err := s.db.Append(ctx, []collect.Sample{{Labels: s.raw[4], T: s.now.Add(-10 * time.Second).UnixMilli(), V: math.Float64frombits(value.StaleNaN)}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{s.now, s.now.Add(-7 * time.Minute), s.now.Add(-20 * time.Second)} {
+		got, err := nodeWorkingSets(ctx, s.db.Queryable(), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.db.Query(ctx, `sum by (node) (container_memory_working_set_bytes{container!="",container!="POD"})`, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vec, _ := v.(promql.Vector)
+		if len(vec) != len(got) || len(got) != 3 {
+			t.Fatalf("at %s: %v, PromQL %v", at.Format(time.TimeOnly), got, vec)
+		}
+		for _, smp := range vec {
+			if w := smp.F; math.Abs(got[smp.Metric.Get("node")]-w) > 1e-9*w {
+				t.Errorf("at %s, node %s: %.0f, PromQL %.0f", at.Format(time.TimeOnly), smp.Metric.Get("node"), got[smp.Metric.Get("node")], w)
 			}
 		}
 	}
