@@ -18,6 +18,8 @@ import (
 func (a *App) proactive(ctx context.Context, mgr *incident.Manager, h detect.HistoryQuerier, cache *kube.Cache, db *store.DB, m *metrics) {
 	rules := a.cfg.HistoryRules()
 	every := min(time.Minute, max(rules.LeakWindow/10, 5*time.Second))
+	// One History for the daemon's life: it keeps each container's points
+	// between passes, so a pass reads only what the last minute added.
 	r := detect.NewHistory(rules, h, historyState{c: cache, db: db})
 	tick := time.NewTicker(every)
 	defer tick.Stop()
