@@ -60,7 +60,8 @@ request):
   repeatedly take the most loaded node (memory in use as a share of its
   allocatable, requests break ties) and move one pod from it to the least
   loaded node that fits it (memory and CPU requests within allocatable, its
-  node selector, the node's taints), while the two are at least --tolerance
+  node selector and required node affinity, the node's NoSchedule and
+  NoExecute taints against its tolerations), while the two are at least --tolerance
   points apart and the pod fits within the gap (or narrows it by at least
   --tolerance), up to --max-moves.
 
@@ -75,7 +76,9 @@ and after. --apply --yes evicts through the Eviction API, one pod at a time,
 waiting until the pod's workload is back at its desired replicas before the
 next eviction; an eviction a PodDisruptionBudget refuses (429) is reported
 and skipped, never forced. Where a pod lands is the scheduler's choice (by
-requests): the target is an expectation.`,
+requests): the target is an expectation. Not modelled: pod (anti-)affinity,
+topology spread constraints, preferred node affinity, host ports, volumes
+bound to a zone or node.`,
 		Example: `  nodewatch rebalance
   nodewatch rebalance -n web -o json
   nodewatch rebalance --max-moves 5 --apply --yes`,
@@ -224,6 +227,7 @@ func readRebalanceInput(ctx context.Context, client kubernetes.Interface, a prom
 			for _, t := range p.Spec.Tolerations {
 				pi.Tolerations = append(pi.Tolerations, rebalance.Toleration{Key: t.Key, Operator: string(t.Operator), Value: t.Value, Effect: string(t.Effect)})
 			}
+			pi.RequiredAffinity = requiredAffinity(p.Spec.Affinity)
 			in.Pods[p.Namespace+"/"+p.Name] = pi
 		},
 	})
@@ -467,4 +471,27 @@ func human(n int64) string {
 		return fmt.Sprintf("%.1fGi", float64(n)/(1<<30))
 	}
 	return fmt.Sprintf("%.0fMi", float64(n)/(1<<20))
+}
+
+// requiredAffinity converts a pod's required node affinity for the plan.
+func requiredAffinity(a *corev1.Affinity) []rebalance.NodeSelectorTerm {
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return nil
+	}
+	conv := func(rs []corev1.NodeSelectorRequirement) []rebalance.Requirement {
+		var out []rebalance.Requirement
+		for _, r := range rs {
+			out = append(out, rebalance.Requirement{Key: r.Key, Operator: string(r.Operator), Values: r.Values})
+		}
+		return out
+	}
+	var out []rebalance.NodeSelectorTerm
+	for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		out = append(out, rebalance.NodeSelectorTerm{MatchExpressions: conv(t.MatchExpressions), MatchFields: conv(t.MatchFields)})
+	}
+	if out == nil {
+		// No terms matches no node (the API server refuses it anyway).
+		out = []rebalance.NodeSelectorTerm{{}}
+	}
+	return out
 }

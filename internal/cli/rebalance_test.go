@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +184,48 @@ func TestRebalancePlan(t *testing.T) {
 		if a.GetSubresource() == "eviction" {
 			t.Errorf("--apply without --yes evicted: %v", a)
 		}
+	}
+}
+
+// TestRebalancePlacement: the plan reads the pods' required node affinity
+// and tolerations and the nodes' labels and taints from the cluster. new-0
+// is tainted dedicated=api:NoSchedule: only api tolerates it, and api's
+// required affinity keeps it off new-1; so api may only go to new-0 and
+// cache only to new-1.
+func TestRebalancePlacement(t *testing.T) {
+	objs := rebalanceCluster()
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *corev1.Node:
+			if o.Name == "new-0" {
+				o.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "api", Effect: corev1.TaintEffectNoSchedule}}
+			}
+		case *corev1.Pod:
+			if o.Labels["app"] == "api" {
+				o.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+					NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
+						{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"new-1"}}}}}}}}
+				o.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}
+			}
+		}
+	}
+	r, errOut, code := rebalanceJSON(t, fake.NewClientset(objs...))
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := map[string]string{"api": "new-0", "cache": "new-1"}
+	seen := map[string]bool{}
+	for _, m := range r.Moves {
+		seen[m.Workload.Name] = true
+		if to := want[m.Workload.Name]; m.To != to {
+			t.Errorf("%s → %s, want only %s", m.Pod, m.To, to)
+		}
+	}
+	if !seen["api"] || !seen["cache"] {
+		t.Errorf("moves %+v: want api onto new-0 and cache onto new-1", r.Moves)
+	}
+	if slices.ContainsFunc(r.Assumptions, func(s string) bool { return strings.Contains(s, "were not read") }) {
+		t.Errorf("assumptions %q: the placement information was read", r.Assumptions)
 	}
 }
 

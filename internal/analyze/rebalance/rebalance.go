@@ -18,11 +18,19 @@
 // is reported before and after; it cannot judge one move, since with two
 // nodes empty, filling one leaves the least loaded share at zero.
 //
+// A target must fit the pod as the scheduler's filters would: memory and
+// CPU requests within allocatable, the pod's nodeSelector, its required
+// node affinity (nodeSelectorTerms: matchExpressions and matchFields on
+// metadata.name) and the node's NoSchedule/NoExecute taints against its
+// tolerations; cordoned and not-Ready nodes are never targets.
+//
 // Caveats: eviction only deletes a pod; its controller re-creates it and
 // the scheduler places it by requests, so a target is an expectation, not
-// a binding. Node affinity, pod (anti-)affinity and topology spread
-// constraints are not modelled; usage outside pods (the system, the
-// kubelet) is not counted.
+// a binding. Not modelled: preferred node affinity and PreferNoSchedule
+// taints (they steer the scheduler's scores, not its filters), pod
+// affinity and anti-affinity, topology spread constraints, host ports,
+// volumes bound to a zone or node, and extended resources; usage outside
+// pods (the system, the kubelet) is not counted.
 package rebalance
 
 import (
@@ -85,7 +93,11 @@ type NodeInfo struct {
 // PodInfo is what placement needs of a pod beyond the model.
 type PodInfo struct {
 	Labels, NodeSelector map[string]string
-	Tolerations          []Toleration
+	// RequiredAffinity is the pod's
+	// requiredDuringSchedulingIgnoredDuringExecution node affinity: a
+	// node must satisfy one of the terms (none: any node).
+	RequiredAffinity []NodeSelectorTerm
+	Tolerations      []Toleration
 	// Mirror is set for the API server's copy of a static pod.
 	Mirror bool
 }
@@ -405,11 +417,11 @@ func inScope(ns string, o Options) bool {
 func assumptions(in Input, o Options) []string {
 	out := []string{
 		"eviction only deletes a pod: its controller re-creates it and the scheduler places it by requests, so targets are expected, not bound",
-		"node affinity, pod (anti-)affinity and topology spread constraints are not modelled",
+		"pod (anti-)affinity, topology spread constraints, preferred node affinity, host ports and zonal volumes are not modelled",
 		"node usage is the sum of its pods' usage (peak working set, or the memory request without history); system usage outside pods is not counted",
 	}
 	if in.Nodes == nil || in.Pods == nil {
-		out = append(out, "taints, node selectors and tolerations were not read: the plan assumes the scheduler places a pod wherever its requests fit")
+		out = append(out, "taints, node selectors, required node affinity and tolerations were not read: the plan assumes the scheduler places a pod wherever its requests fit")
 	}
 	if o.Namespace == "" && !o.IncludeKubeSystem {
 		out = append(out, "kube-system pods are never moved unless asked for (-n kube-system)")
@@ -431,7 +443,8 @@ func pdbAllows(p *podState, wave int, pdbs []PDB, used map[[2]int]int32) bool {
 
 // fits says whether the scheduler could place p on n: memory (and CPU,
 // when known) requests within allocatable, and, when known, its node
-// selector and the node's taints.
+// selector, its required node affinity and the node's NoSchedule and
+// NoExecute taints (PreferNoSchedule only steers the scheduler).
 func fits(p *podState, n *nodeState, placement bool) bool {
 	if n.requests+p.req > n.AllocatableMemory {
 		return false
@@ -441,9 +454,12 @@ func fits(p *podState, n *nodeState, placement bool) bool {
 			return false
 		}
 		for k, v := range p.info.NodeSelector {
-			if n.info.Labels[k] != v {
+			if have, ok := n.info.Labels[k]; !ok || have != v {
 				return false
 			}
+		}
+		if !affinityAllows(p.info.RequiredAffinity, n.Name, n.info.Labels) {
+			return false
 		}
 		for _, t := range n.info.Taints {
 			if (t.Effect == "NoSchedule" || t.Effect == "NoExecute") && !tolerated(t, p.info.Tolerations) {

@@ -308,3 +308,88 @@ func BenchmarkMake1000Nodes(b *testing.B) {
 		}
 	}
 }
+
+func TestRequiredNodeAffinity(t *testing.T) {
+	labels := map[string]string{"zone": "a", "disk": "ssd", "cores": "16"}
+	req := func(key, op string, values ...string) Requirement {
+		return Requirement{Key: key, Operator: op, Values: values}
+	}
+	term := func(rs ...Requirement) NodeSelectorTerm { return NodeSelectorTerm{MatchExpressions: rs} }
+	for _, c := range []struct {
+		name  string
+		terms []NodeSelectorTerm
+		want  bool
+	}{
+		{"none: any node", nil, true},
+		{"In", []NodeSelectorTerm{term(req("zone", "In", "a", "b"))}, true},
+		{"In, other value", []NodeSelectorTerm{term(req("zone", "In", "b"))}, false},
+		{"In, label missing", []NodeSelectorTerm{term(req("gpu", "In", "true"))}, false},
+		{"NotIn", []NodeSelectorTerm{term(req("zone", "NotIn", "b"))}, true},
+		{"NotIn, label missing", []NodeSelectorTerm{term(req("gpu", "NotIn", "true"))}, true},
+		{"NotIn, the node's value", []NodeSelectorTerm{term(req("zone", "NotIn", "a"))}, false},
+		{"Exists", []NodeSelectorTerm{term(req("disk", "Exists"))}, true},
+		{"DoesNotExist", []NodeSelectorTerm{term(req("disk", "DoesNotExist"))}, false},
+		{"Gt", []NodeSelectorTerm{term(req("cores", "Gt", "8"))}, true},
+		{"Lt", []NodeSelectorTerm{term(req("cores", "Lt", "8"))}, false},
+		{"Gt, not a number", []NodeSelectorTerm{term(req("zone", "Gt", "1"))}, false},
+		{"a term's requirements all hold", []NodeSelectorTerm{term(req("zone", "In", "a"), req("disk", "In", "hdd"))}, false},
+		{"any term holds", []NodeSelectorTerm{term(req("zone", "In", "b")), term(req("disk", "In", "ssd"))}, true},
+		{"an empty term holds for no node", []NodeSelectorTerm{{}}, false},
+		{"matchFields on the node's name", []NodeSelectorTerm{{MatchFields: []Requirement{req("metadata.name", "In", "n-1")}}}, true},
+		{"matchFields, another name", []NodeSelectorTerm{{MatchFields: []Requirement{req("metadata.name", "In", "n-2")}}}, false},
+		{"matchFields on another field", []NodeSelectorTerm{{MatchFields: []Requirement{req("spec.unschedulable", "In", "false")}}}, false},
+		{"unknown operator", []NodeSelectorTerm{term(req("zone", "Near", "a"))}, false},
+	} {
+		if got := affinityAllows(c.terms, "n-1", labels); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestPlacementConstraints: pods on a full node with three empty ones,
+// each of which only some pods may use: the plan sends each pod only where
+// the scheduler's filters would let it.
+func TestPlacementConstraints(t *testing.T) {
+	nodes := []cluster.Node{node("full", 16*gi), node("ssd", 16*gi), node("tainted", 16*gi), node("zone-b", 16*gi)}
+	api := deployment("web", "api", 2*gi, "full", "full", "full")
+	cache := deployment("web", "cache", 2*gi, "full", "full", "full")
+	batch := deployment("jobs", "batch", 2*gi, "full")
+	in := input(nodes, api, cache, batch)
+	in.Nodes = map[string]NodeInfo{
+		"full":    {Labels: map[string]string{"zone": "a"}},
+		"ssd":     {Labels: map[string]string{"zone": "a", "disk": "ssd"}},
+		"tainted": {Labels: map[string]string{"zone": "a"}, Taints: []Taint{{Key: "dedicated", Value: "batch", Effect: "NoExecute"}, {Key: "spot", Effect: "PreferNoSchedule"}}},
+		"zone-b":  {Labels: map[string]string{"zone": "b"}},
+	}
+	in.Pods = map[string]PodInfo{}
+	for _, p := range api { // zone a only: ssd, or full where they are
+		in.Pods[p.Key()] = PodInfo{RequiredAffinity: []NodeSelectorTerm{{MatchExpressions: []Requirement{{Key: "zone", Operator: "In", Values: []string{"a"}}}}},
+			Tolerations: []Toleration{{Key: "dedicated", Operator: "Equal", Value: "web", Effect: "NoExecute"}}} // the wrong value
+	}
+	for _, p := range cache { // disk=ssd only, by nodeSelector
+		in.Pods[p.Key()] = PodInfo{NodeSelector: map[string]string{"disk": "ssd"}}
+	}
+	for _, p := range batch { // tolerates the dedicated taint; NotIn zone b
+		in.Pods[p.Key()] = PodInfo{RequiredAffinity: []NodeSelectorTerm{{MatchExpressions: []Requirement{{Key: "zone", Operator: "NotIn", Values: []string{"b"}}}}},
+			Tolerations: []Toleration{{Key: "dedicated", Operator: "Equal", Value: "batch"}}}
+	}
+	p := Make(in, Options{MaxMoves: 20, Tolerance: 0.01})
+	allowed := map[string][]string{"api": {"ssd"}, "cache": {"ssd"}, "batch": {"ssd", "tainted"}}
+	seen := map[string]bool{}
+	for _, m := range p.Moves {
+		name := strings.TrimSuffix(m.Workload.Name, "-7d9f8c6b5")
+		if !slicesContains(allowed[name], m.To) {
+			t.Errorf("%s moved to %s, allowed only %v", m.Pod, m.To, allowed[name])
+		}
+		seen[m.To] = true
+	}
+	if !seen["tainted"] || !seen["ssd"] || seen["zone-b"] {
+		t.Errorf("moves %+v: want the batch pod on the tainted node it tolerates, others on ssd, none in zone b", p.Moves)
+	}
+	// Without the placement information the empty nodes all look alike.
+	in.Nodes, in.Pods = nil, nil
+	p = Make(in, Options{MaxMoves: 20, Tolerance: 0.01})
+	if seen := moved(p); len(seen) == 0 || !slicesContains(p.Assumptions, "were not read") {
+		t.Errorf("no placement information: moves %v, assumptions %q", seen, p.Assumptions)
+	}
+}
