@@ -138,9 +138,21 @@ type growth struct {
 func (r *History) Evaluate(ctx context.Context, now time.Time) ([]Finding, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The nodes' working sets are read while the leak workers run.
+	var free map[string]float64
+	var freeErr error
+	freeDone := make(chan struct{})
+	go func() {
+		defer close(freeDone)
+		free, freeErr = r.nodeFree(ctx, now)
+	}()
 	leaks, err := r.leaks(ctx, now)
+	<-freeDone
 	if err != nil {
 		return nil, err
+	}
+	if freeErr != nil {
+		return nil, freeErr
 	}
 	var out []Finding
 	owners := r.c.Owners()
@@ -151,10 +163,6 @@ func (r *History) Evaluate(ctx context.Context, now time.Time) ([]Finding, error
 		if prev, ok := byWorkload[key]; !ok || g.verdict.SlopePerHour > prev.verdict.SlopePerHour {
 			byWorkload[key] = g
 		}
-	}
-	free, err := r.nodeFree(ctx, now)
-	if err != nil {
-		return nil, err
 	}
 	for key, g := range byWorkload {
 		o := owners.Resolve(g.pod)

@@ -29,8 +29,13 @@ import (
 // per whole hour (per n hours beyond 14 days: at most 336 points), as the
 // fit pairs only 120 evenly spaced points anyway — a 14-day window is 336
 // points to smooth and thin instead of 4,032. The buckets are aligned to
-// the clock, so they are the same whichever pass computes them, and the
-// window starts at the start of its oldest bucket.
+// the clock, each series' shifted by its own multiple of 5 minutes (from
+// its labels' hash, so that a new bucket starts for a twelfth of the
+// series at each 5-minute window, not for all at once), so they are the
+// same whichever pass computes them; a series' window starts at the start
+// of its oldest bucket. A bucket's point is at its end, also while it
+// fills, so a sample that is not a new maximum changes nothing to judge
+// again.
 //
 // A pass on the embedded store (history.DB) reads the series directly
 // through the TSDB's querier, not through PromQL, in as many shards as
@@ -111,12 +116,17 @@ type leakShard struct {
 type seriesPoints struct {
 	lset           labels.Labels
 	ns, pod, cname string
-	t              []int64   // each bucket's newest sample, Unix ms
+	t              []int64   // each bucket's end (each sample's time when not bucketed), Unix ms
 	v              []float64 // each bucket's maximum
 	lastT          int64     // the newest sample
 	lastV          float64
-	verdict        leak.Verdict
-	judged         bool // verdict is of t and v as they are
+	// phase shifts the series' buckets from the clock's hours by a
+	// multiple of 5 minutes, one of the series' own (its labels' hash): a
+	// new hour starts for a twelfth of the series at each 5-minute window,
+	// not for all of them at once.
+	phase   int64
+	verdict leak.Verdict
+	judged  bool // verdict is of t and v as they are
 }
 
 func newLeakScan(rules HistoryRules) *leakScan {
@@ -156,12 +166,18 @@ func newLeakScan(rules HistoryRules) *leakScan {
 	return s
 }
 
-// from is the window's exclusive start at now, Unix ms: now − window, or
-// the start of the bucket that holds it.
+// from is the earliest exclusive start of a series' window at now, Unix ms
+// (what a pass reads from).
 func (s *leakScan) from(now time.Time) int64 {
-	f := now.UnixMilli() - s.window.Milliseconds()
+	return now.UnixMilli() - s.window.Milliseconds() - s.bucket.Milliseconds()
+}
+
+// start is p's window's exclusive start at end (Unix ms): end − window,
+// or the start of p's bucket that holds it.
+func (s *leakScan) start(p *seriesPoints, end int64) int64 {
+	f := end - s.window.Milliseconds()
 	if b := s.bucket.Milliseconds(); b > 0 {
-		f = floorDiv(f, b) * b
+		f = floorDiv(f-p.phase, b)*b + p.phase
 	}
 	return f
 }
@@ -187,13 +203,16 @@ func (p *seriesPoints) add(t int64, v float64, bucket int64) {
 		return // the analysis drops them
 	}
 	p.lastT, p.lastV = t, v
-	if n := len(p.t); n > 0 && bucket > 0 && ceilDiv(p.t[n-1], bucket) == ceilDiv(t, bucket) {
-		p.t[n-1] = t
-		if v > p.v[n-1] {
-			p.v[n-1] = v
+	if bucket > 0 {
+		// A bucket is judged at its end, even before it ends: a new
+		// sample changes it only if it is a new maximum.
+		t = ceilDiv(t-p.phase, bucket)*bucket + p.phase
+		if n := len(p.t); n > 0 && p.t[n-1] == t {
+			if v > p.v[n-1] {
+				p.v[n-1], p.judged = v, false
+			}
+			return
 		}
-		p.judged = false
-		return
 	}
 	p.t, p.v = append(p.t, t), append(p.v, v)
 	p.judged = false
@@ -201,10 +220,10 @@ func (p *seriesPoints) add(t int64, v float64, bucket int64) {
 
 func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
 
-// trim drops the buckets that end at or before from.
-func (p *seriesPoints) trim(from, bucket int64) {
+// trim drops the points (bucket ends) at or before start.
+func (p *seriesPoints) trim(start int64) {
 	i := 0
-	for i < len(p.t) && bucketEnd(p.t[i], bucket) <= from {
+	for i < len(p.t) && p.t[i] <= start {
 		i++
 	}
 	if i > 0 {
@@ -218,13 +237,6 @@ func (p *seriesPoints) same(q *seriesPoints) bool {
 	return p.lastT == q.lastT && p.lastV == q.lastV && slices.Equal(p.t, q.t) && slices.Equal(p.v, q.v)
 }
 
-func bucketEnd(t, bucket int64) int64 {
-	if bucket <= 0 {
-		return t
-	}
-	return ceilDiv(t, bucket) * bucket
-}
-
 // judge returns the verdict on the points, judging them again if they
 // changed.
 func (sh *leakShard) judge(p *seriesPoints, o leak.Options) leak.Verdict {
@@ -236,7 +248,6 @@ func (sh *leakShard) judge(p *seriesPoints, o leak.Options) leak.Verdict {
 		sh.buf = append(sh.buf, leak.Sample{T: t * int64(time.Millisecond), V: p.v[i]})
 	}
 	v := sh.an.Leak(sh.buf, o)
-	v.Last = p.lastV // the newest sample, not its bucket's maximum
 	p.verdict, p.judged = v, true
 	sh.judged++
 	return v
@@ -251,14 +262,21 @@ func (sh *leakShard) consider(p *seriesPoints, pods map[string]*cluster.Pod, now
 	if now.Sub(time.UnixMilli(p.lastT)) > s.window/4 {
 		return // stale: the container stopped reporting
 	}
-	if v := sh.judge(p, s.opts); v.Leak && v.SlopePerHour >= s.opts.MinSlope {
+	v := sh.judge(p, s.opts)
+	v.Last = p.lastV // the newest sample, not its bucket's maximum
+	if v.Leak && v.SlopePerHour >= s.opts.MinSlope {
 		sh.found = append(sh.found, growth{pod: pod, container: p.cname, node: pod.NodeName, verdict: v, lset: p.lset})
 	}
 }
 
 func (s *leakScan) newSeriesPoints(l labels.Labels) *seriesPoints {
-	return &seriesPoints{lset: l, ns: l.Get("namespace"), pod: l.Get("pod"), cname: l.Get("container"),
+	p := &seriesPoints{lset: l, ns: l.Get("namespace"), pod: l.Get("pod"), cname: l.Get("container"),
 		t: make([]int64, 0, s.points), v: make([]float64, 0, s.points)}
+	if s.bucket > 0 {
+		step := (5 * time.Minute).Milliseconds()
+		p.phase = int64(l.Hash()%uint64(s.bucket.Milliseconds()/step)) * step
+	}
+	return p
 }
 
 // leaks judges every container's working set over the window at now.
@@ -291,10 +309,14 @@ func (s *leakScan) query(ctx context.Context, h HistoryQuerier, pods map[string]
 	}
 	sh := &leakShard{}
 	m, _ := v.(promql.Matrix)
+	end := now.UnixMilli()
 	for _, ser := range m {
 		p := s.newSeriesPoints(ser.Metric)
+		start := s.start(p, end)
 		for _, f := range ser.Floats {
-			p.add(f.T, f.F, s.bucket.Milliseconds())
+			if f.T > start {
+				p.add(f.T, f.F, s.bucket.Milliseconds())
+			}
 		}
 		sh.consider(p, pods, now, s)
 	}
@@ -389,7 +411,7 @@ func (sh *leakShard) scan(ctx context.Context, db storage.Queryable, s *leakScan
 				l.Range(func(lb labels.Label) { ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, lb.Name, lb.Value)) })
 				one := whole.Select(ctx, false, &storage.SelectHints{Start: from + 1, End: end}, ms...)
 				for one.Next() {
-					sh.read(one.At(), p, from, end, bucket)
+					sh.read(one.At(), p, s, end, bucket)
 				}
 				if err := one.Err(); err != nil {
 					return err
@@ -397,7 +419,7 @@ func (sh *leakShard) scan(ctx context.Context, db storage.Queryable, s *leakScan
 				continue
 			}
 		}
-		sh.read(ser, p, from, end, bucket)
+		sh.read(ser, p, s, end, bucket)
 	}
 	if err := set.Err(); err != nil {
 		return err
@@ -412,7 +434,7 @@ func (sh *leakShard) scan(ctx context.Context, db storage.Queryable, s *leakScan
 			delete(sh.series, key)
 			continue
 		}
-		p.trim(from, bucket)
+		p.trim(s.start(p, end))
 		if len(p.t) == 0 {
 			delete(sh.series, key) // no point left in the window
 			continue
@@ -460,12 +482,12 @@ func (sh *leakShard) resync(ctx context.Context, db storage.Queryable, s *leakSc
 			continue
 		}
 		fresh := s.newSeriesPoints(l)
-		sh.read(set.At(), fresh, from, end, bucket)
+		sh.read(set.At(), fresh, s, end, bucket)
 		if p := sh.series[key]; p != nil {
 			if !labels.Equal(p.lset, l) {
 				continue
 			}
-			if p.trim(from, bucket); p.same(fresh) {
+			if p.trim(s.start(p, end)); p.same(fresh) {
 				continue // as read: keep its verdict
 			}
 		}
@@ -474,10 +496,10 @@ func (sh *leakShard) resync(ctx context.Context, db storage.Queryable, s *leakSc
 	return set.Err()
 }
 
-// read adds a series' samples in (from, end] to p.
-func (sh *leakShard) read(ser storage.Series, p *seriesPoints, from, end, bucket int64) {
+// read adds a series' samples in its window up to end to p.
+func (sh *leakShard) read(ser storage.Series, p *seriesPoints, s *leakScan, end, bucket int64) {
 	sh.it = ser.Iterator(sh.it)
-	vt := sh.it.Seek(max(from+1, p.lastT+1))
+	vt := sh.it.Seek(max(s.start(p, end)+1, p.lastT+1))
 	for ; vt != chunkenc.ValNone; vt = sh.it.Next() {
 		if vt != chunkenc.ValFloat {
 			continue
