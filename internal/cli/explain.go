@@ -15,6 +15,7 @@ import (
 
 	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/incident"
+	"github.com/nodewatch/nodewatch/internal/kube"
 	"github.com/nodewatch/nodewatch/internal/report"
 )
 
@@ -33,6 +34,9 @@ type Explanation struct {
 	Pods []ContainerHistory `json:"pods"`
 	// PageFaults is the node's major-page-fault rate (per second).
 	PageFaults []Rate `json:"majorPageFaults"`
+	// KubeletLog is the end of the kubelet's own log over the range, where
+	// the kubelet answers log queries (see kube.KubeletLog).
+	KubeletLog []string `json:"kubeletLog,omitempty"`
 	// Missing says what could not be read (no history, no daemon).
 	Missing []string `json:"missing,omitempty"`
 }
@@ -55,7 +59,7 @@ type Rate struct {
 func newExplain(g *globals) *cobra.Command {
 	var server, dataDir, output string
 	var since time.Duration
-	var top int
+	var top, logLines int
 	cmd := &cobra.Command{
 		Use:   "explain node NAME | explain incident ID",
 		Short: "A node's or an incident's timeline: Ready and Lease incidents, alerts, events, the heaviest pods' memory and the page faults",
@@ -63,7 +67,9 @@ func newExplain(g *globals) *cobra.Command {
 incidents (early warnings, NotReady, pressure, thrashing) with their likely
 causes, the notifications sent, the Kubernetes events kept with them, and
 from the history the memory of the node's heaviest pods and its major page
-faults over the same time.`,
+faults over the same time; and, through the API server's node proxy, the
+kubelet's own last log lines over that time where the kubelet answers log
+queries (Kubernetes 1.27+, NodeLogQuery; needs get on nodes/proxy).`,
 		Example: `  nodewatch explain node ip-172-20-1-11
   nodewatch explain node ip-172-20-1-11 --since 24h -o json
   nodewatch explain incident 20261129-115230-3f2a1b`,
@@ -121,6 +127,9 @@ faults over the same time.`,
 			if err := x.readHistory(ctx, server, top); err != nil {
 				x.Missing = append(x.Missing, "history: "+err.Error())
 			}
+			if err := x.readKubeletLog(cmd.Context(), g, logLines); err != nil {
+				x.Missing = append(x.Missing, "kubelet log: "+err.Error())
+			}
 			return report.Write(g.Out, format, x, func(w io.Writer) error { return explainText(w, &x) })
 		},
 	}
@@ -129,7 +138,24 @@ faults over the same time.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	cmd.Flags().DurationVar(&since, "since", 6*time.Hour, "how far back to look (for an incident: before it began)")
 	cmd.Flags().IntVar(&top, "top", 5, "how many of the node's heaviest pods to show")
+	cmd.Flags().IntVar(&logLines, "kubelet-log-lines", 20, "how many of the kubelet's last log lines over the range to show, where it answers log queries (0: none)")
 	return cmd
+}
+
+// readKubeletLog reads the end of the kubelet's log over the range, with
+// its own time limit: a node that is still down must not hold up the rest.
+func (x *Explanation) readKubeletLog(ctx context.Context, g *globals, lines int) error {
+	if lines <= 0 {
+		return nil
+	}
+	client, err := g.access.Client()
+	if err != nil {
+		return fmt.Errorf("no cluster access: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	x.KubeletLog, err = kube.KubeletLog(ctx, client, x.Node, x.From, x.To, lines)
+	return err
 }
 
 // timeline lists the incidents' openings, escalations, notifications,
@@ -260,6 +286,12 @@ func explainText(w io.Writer, x *Explanation) error {
 			fmt.Fprintf(w, " at %s", peak.Time.Format("15:04:05"))
 		}
 		fmt.Fprintln(w)
+	}
+	if len(x.KubeletLog) > 0 {
+		fmt.Fprintln(w, "\nKUBELET LOG (its last lines over the range)")
+		for _, l := range x.KubeletLog {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
 	}
 	for _, m := range x.Missing {
 		fmt.Fprintf(w, "\n(not shown: %s)\n", m)

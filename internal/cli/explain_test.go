@@ -44,6 +44,10 @@ func TestExplainGolden(t *testing.T) {
 	for i, v := range []float64{2, 3, 2, 2, 40, 812} {
 		x.PageFaults = append(x.PageFaults, Rate{Time: t0.Add(time.Duration(46+i) * time.Minute), Value: v})
 	}
+	x.KubeletLog = []string{
+		`I1129 11:50:58.102 eviction_manager.go:366] "Eviction manager: attempting to reclaim" resourceName="memory"`,
+		`E1129 11:51:20.532 kubelet.go:2352] "Skipping pod synchronization" err="PLEG is not healthy: pleg was last seen active 3m0.1s ago"`,
+	}
 	if len(x.Entries) != 5 {
 		t.Errorf("timeline has %d entries, want 5 (the 3-hour-old event is outside): %+v", len(x.Entries), x.Entries)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +107,20 @@ func TestLikelyCauseInAlert(t *testing.T) {
 			t.Errorf("explain node %s lacks %q:\n%s%s", victim, want, r.stdout, r.stderr)
 		}
 	}
+	// With cluster access it also asks the kubelet for its own log through
+	// the API server's node proxy; kwok's kubelets do not serve log
+	// queries, and explain says so rather than fail.
+	r = nodewatch(t, ctx, nil, nil, "explain", "node", victim, "--since", "10m", "-o", "json", "--server", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
+	var x struct {
+		KubeletLog []string
+		Missing    []string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &x); err != nil || r.code != 0 {
+		t.Fatalf("explain -o json: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	said := regexp.MustCompile(`^kubelet log: ` + victim + `'s kubelet (does not answer log queries|refused the log query \(HTTP 4\d\d: .+\))`)
+	if len(x.KubeletLog) != 0 || !slices.ContainsFunc(x.Missing, said.MatchString) {
+		t.Errorf("explain's kubelet log from kwok: %q, missing %q; want it to say why there is none", x.KubeletLog, x.Missing)
+	}
+	t.Logf("explain on kwok: %q", x.Missing)
 }

@@ -1,0 +1,72 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
+)
+
+// TestKubeletLog against an API server that proxies to three kubelets: one
+// answers log queries, one does not serve them (404, as kwok and kubelets
+// without NodeLogQuery), and RBAC forbids the third.
+func TestKubeletLog(t *testing.T) {
+	from := time.Date(2026, 11, 29, 11, 40, 0, 0, time.UTC)
+	to := from.Add(20 * time.Minute)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := func(code int, reason string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":%q,"code":%d}`, reason, code)
+		}
+		switch r.URL.Path {
+		case "/api/v1/nodes/n1/proxy/logs/":
+			q := r.URL.Query()
+			if q.Get("query") != "kubelet" || q.Get("sinceTime") != "2026-11-29T11:40:00Z" || q.Get("untilTime") != "2026-11-29T12:00:00Z" || q.Get("tailLines") != "2" {
+				t.Errorf("query %s", r.URL.RawQuery)
+			}
+			fmt.Fprint(w, "I1129 11:51:02 eviction_manager.go:366] eviction manager: attempting to reclaim memory\n\nE1129 11:51:20 kubelet.go:2352] PLEG is not healthy: pleg was last seen active 3m0s ago\nE1129 11:51:40 kubelet.go:2400] extra line beyond tailLines\n")
+		case "/api/v1/nodes/n2/proxy/logs/":
+			status(http.StatusNotFound, "NotFound")
+		case "/api/v1/nodes/n4/proxy/logs/": // a kubelet without NodeLogQuery
+			fmt.Fprint(w, "<pre>\n<a href=\"apt/\">apt/</a>\n<a href=\"journal/\">journal/</a>\n</pre>\n")
+		case "/api/v1/nodes/n5/proxy/logs/":
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, "query not supported\nsecond line")
+		default:
+			status(http.StatusForbidden, "Forbidden")
+		}
+	}))
+	defer srv.Close()
+	c, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lines, err := KubeletLog(ctx, c, "n1", from, to, 2)
+	if err != nil || len(lines) != 2 || !strings.Contains(lines[0], "PLEG is not healthy") || !strings.Contains(lines[1], "extra line") {
+		t.Errorf("n1: %q %v (want the last 2 non-empty lines)", lines, err)
+	}
+	if _, err := KubeletLog(ctx, c, "n2", from, to, 2); err == nil || !strings.Contains(err.Error(), "n2's kubelet does not answer log queries") {
+		t.Errorf("n2: %v", err)
+	}
+	if _, err := KubeletLog(ctx, c, "n3", from, to, 2); err == nil || !strings.Contains(err.Error(), "needs get on nodes/proxy") {
+		t.Errorf("n3: %v", err)
+	}
+	if _, err := KubeletLog(ctx, c, "n4", from, to, 2); err == nil || !strings.Contains(err.Error(), "n4's kubelet does not answer log queries: it listed its /var/log") {
+		t.Errorf("n4: %v", err)
+	}
+	if _, err := KubeletLog(ctx, c, "n5", from, to, 2); err == nil || err.Error() != "n5's kubelet refused the log query (HTTP 400: query not supported)" {
+		t.Errorf("n5: %v", err)
+	}
+	if _, err := KubeletLog(ctx, fake.NewClientset(), "n1", from, to, 2); err == nil {
+		t.Error("a fake clientset has no API server to ask")
+	}
+}
