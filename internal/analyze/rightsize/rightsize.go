@@ -334,22 +334,25 @@ const maxLeakPoints = 1440
 // findLeak judges each pod's working set, or for batch workloads the series
 // of run peaks.
 func findLeak(pods []Pod, batch bool, o leak.Options) (string, bool) {
+	// Only the leaks matter here: Analyzer.Leak stops at the trend test
+	// for the many series that do not grow.
+	var a leak.Analyzer
 	if batch {
-		var peaks []leak.Point
+		var peaks []leak.Sample
 		for _, p := range pods {
 			if len(p.Memory) == 0 {
 				continue
 			}
 			top := slices.MaxFunc(p.Memory, func(a, b Sample) int { return cmp.Compare(a.V, b.V) })
-			peaks = append(peaks, leak.Point{T: top.T, V: top.V})
+			peaks = append(peaks, leak.Sample{T: top.T.UnixNano(), V: top.V})
 		}
-		if v := leak.Analyze(peaks, o); v.Leak {
+		if v := a.Leak(peaks, o); v.Leak {
 			return "leak: each run peaks higher: " + v.Reason, true
 		}
 		return "", false
 	}
 	for _, c := range chains(pods) {
-		if v := leak.Analyze(thin(c.samples, maxLeakPoints), o); v.Leak {
+		if v := a.Leak(thin(c.samples, maxLeakPoints), o); v.Leak {
 			return fmt.Sprintf("leak in pod %s: %s", c.last, v.Reason), true
 		}
 	}
@@ -383,18 +386,18 @@ next:
 	return out
 }
 
-func thin(s []Sample, n int) []leak.Point {
+func thin(s []Sample, n int) []leak.Sample {
 	if len(s) == 0 {
 		return nil
 	}
 	if len(s) <= n {
-		out := make([]leak.Point, len(s))
+		out := make([]leak.Sample, len(s))
 		for i, p := range s {
-			out[i] = leak.Point{T: p.T, V: p.V}
+			out[i] = leak.Sample{T: p.T.UnixNano(), V: p.V}
 		}
 		return out
 	}
-	out := make([]leak.Point, 0, n)
+	out := make([]leak.Sample, 0, n)
 	start, step := s[0].T, s[len(s)-1].T.Sub(s[0].T)/time.Duration(n-1)
 	j := 0
 	for i := range n {
@@ -402,8 +405,8 @@ func thin(s []Sample, n int) []leak.Point {
 		for j+1 < len(s) && !s[j+1].T.After(at) {
 			j++
 		}
-		if len(out) == 0 || out[len(out)-1].T != s[j].T {
-			out = append(out, leak.Point{T: s[j].T, V: s[j].V})
+		if len(out) == 0 || out[len(out)-1].T != s[j].T.UnixNano() {
+			out = append(out, leak.Sample{T: s[j].T.UnixNano(), V: s[j].V})
 		}
 	}
 	return out
