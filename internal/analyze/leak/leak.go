@@ -145,6 +145,7 @@ type Analyzer struct {
 	fit    []Sample // the thinned stretches, one after the other
 	fitEnd []int    // where each stretch's thinned points end in fit
 	slopes []float64
+	mk, mk2 []float64 // the Mann–Kendall merge sort's two buffers
 }
 
 // Analyze judges samples (any order; sorted by time if they are not).
@@ -205,7 +206,7 @@ func (a *Analyzer) analyze(samples []Sample, o Options, leaksOnly bool) Verdict 
 		a.fit = appendThinned(a.fit, pts[seg[0]:seg[1]], o.MaxFit)
 		a.fitEnd = append(a.fitEnd, len(a.fit))
 		th := a.fit[from:]
-		ss, vv := mannKendallOf(th)
+		ss, vv := a.mannKendall(th)
 		s, variance = s+ss, variance+vv
 		anySlope = anySlope || th[0].T < th[len(th)-1].T
 	}
@@ -411,24 +412,51 @@ func appendPairSlopesDurations(dst []float64, pts []Sample) []float64 {
 	return dst
 }
 
-// mannKendallOf returns the S statistic and its variance (no tie
-// correction beyond counting equal pairs as zero).
-func mannKendallOf(pts []Sample) (s, variance float64) {
-	n := float64(len(pts))
-	var si int
+// mannKendall returns the S statistic and its variance (no tie
+// correction beyond counting equal pairs as zero). S — over every pair of
+// points, +1 where the later is higher, −1 where lower — is counted while
+// merge-sorting the values, as inversions are: O(n log n) instead of
+// looking at each of the n²/2 pairs.
+func (a *Analyzer) mannKendall(pts []Sample) (s, variance float64) {
+	n := len(pts)
+	a.mk, a.mk2 = slices.Grow(a.mk[:0], n)[:n], slices.Grow(a.mk2[:0], n)[:n]
+	vals, tmp := a.mk, a.mk2
 	for i, p := range pts {
-		for _, q := range pts[i+1:] {
-			si += b2i(q.V > p.V) - b2i(q.V < p.V) // cmp.Compare without its NaN cases (there are none)
+		vals[i] = p.V
+	}
+	var si int
+	for width := 1; width < n; width *= 2 {
+		for lo := 0; lo < n; lo += 2 * width {
+			mid, hi := min(lo+width, n), min(lo+2*width, n)
+			left, right := vals[lo:mid], vals[mid:hi]
+			// Each later value r against the sorted earlier ones: below
+			// counts those under r, atMost those not above it.
+			below, atMost := 0, 0
+			for _, r := range right {
+				for below < len(left) && left[below] < r {
+					below++
+				}
+				for atMost < len(left) && left[atMost] <= r {
+					atMost++
+				}
+				si += below - (len(left) - atMost)
+			}
+			i, j, k := 0, 0, lo
+			for i < len(left) && j < len(right) {
+				if left[i] <= right[j] {
+					tmp[k], i = left[i], i+1
+				} else {
+					tmp[k], j = right[j], j+1
+				}
+				k++
+			}
+			k += copy(tmp[k:], left[i:])
+			copy(tmp[k:], right[j:])
 		}
+		vals, tmp = tmp, vals
 	}
-	return float64(si), n * (n - 1) * (2*n + 5) / 18
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	nf := float64(n)
+	return float64(si), nf * (nf - 1) * (2*nf + 5) / 18
 }
 
 func tail(pts []Sample, share float64) []Sample {
