@@ -134,17 +134,17 @@ type Sample struct {
 // series. Its verdicts are Analyze's. The zero value is ready; it is not
 // safe for concurrent use (one per goroutine).
 type Analyzer struct {
-	pts    []Sample  // the input, cleaned and sorted
-	sm     []float64 // pts smoothed, where computed (NaN elsewhere)
-	win    []float64 // one smoothing window
-	lo, hi []int     // each point's window
-	mn, mx []float64 // each window's least and greatest value
-	minQ   []int
-	maxQ   []int
-	segs   [][2]int // [start, end) of each stretch between restarts
-	fit    []Sample // the thinned stretches, one after the other
-	fitEnd []int    // where each stretch's thinned points end in fit
-	slopes []float64
+	pts     []Sample  // the input, cleaned and sorted
+	sm      []float64 // pts smoothed, where computed (NaN elsewhere)
+	win     []float64 // one smoothing window
+	lo, hi  []int     // each point's window
+	mn, mx  []float64 // each window's least and greatest value
+	minQ    []int
+	maxQ    []int
+	segs    [][2]int // [start, end) of each stretch between restarts
+	fit     []Sample // the thinned stretches, one after the other
+	fitEnd  []int    // where each stretch's thinned points end in fit
+	slopes  []float64
 	mk, mk2 []float64 // the Mann–Kendall merge sort's two buffers
 }
 
