@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nodewatch/nodewatch/internal/audit"
+	"github.com/nodewatch/nodewatch/internal/recommend"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -152,5 +154,62 @@ func TestRecommendationsPage(t *testing.T) {
 		if rec := get(t, h, "/api/ui/recommendations"+bad, nil); rec.Code != 400 || !strings.Contains(rec.Body.String(), "error") {
 			t.Errorf("%s: %d %s, want 400", bad, rec.Code, rec.Body)
 		}
+	}
+}
+
+// TestReportCacheServesStaleWhileRefreshing: a fresh report is reused; a
+// stale one is served at once while one refresh runs in the background; a
+// report too old to show is computed while the view waits; a failed
+// refresh keeps the old report.
+func TestReportCacheServesStaleWhileRefreshing(t *testing.T) {
+	var c reportCache
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	calls := make(chan int, 10)
+	n := 0
+	release := make(chan struct{})
+	compute := func() (recommend.Report, error) {
+		n++
+		calls <- n
+		if n > 1 {
+			<-release
+		}
+		return recommend.Report{UnmatchedPods: n}, nil
+	}
+	get := func(at time.Time) int {
+		r, err := c.get("k", time.Minute, at, compute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.UnmatchedPods
+	}
+	if got := get(t0); got != 1 || <-calls != 1 {
+		t.Fatalf("first view: report %d", got)
+	}
+	if got := get(t0.Add(30 * time.Second)); got != 1 || len(calls) != 0 {
+		t.Fatalf("a fresh report recomputed: %d", got)
+	}
+	// Stale: served at once, one refresh started however many views come.
+	for range 3 {
+		if got := get(t0.Add(2 * time.Minute)); got != 1 {
+			t.Fatalf("stale view: report %d, want the old one at once", got)
+		}
+	}
+	if <-calls != 2 {
+		t.Fatal("no refresh")
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for get(t0.Add(2*time.Minute+time.Second)) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refreshed report never replaced the stale one")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(calls) != 0 {
+		t.Errorf("%d more computations, want the one refresh", len(calls))
+	}
+	// Too old to show: the view waits for a new one.
+	if got := get(t0.Add(time.Hour)); got != 3 || <-calls != 3 {
+		t.Errorf("an hour-old report: got %d, want a new one", got)
 	}
 }
