@@ -18,6 +18,7 @@ const (
 	kindDeployment = "Deployment"
 	kindRC         = "ReplicationController"
 	kindCronJob    = "CronJob"
+	kindDaemonSet  = "DaemonSet"
 )
 
 // job is one of the company's jobs: a workload, its simulated memory (the
@@ -70,6 +71,10 @@ var company = []job{
 	{Kind: kindCronJob, Schedule: "*/2 * * * *", Behaves: "a Job every 2 minutes", Workload: simcluster.Workload{
 		Namespace: "cron", Name: "refresh-interactions", MemoryRequest: "256Mi", MemoryLimit: "512Mi",
 		Annotations: map[string]string{simcluster.AnnotationMemory: "200Mi"}}},
+	// On every node, so on every failed one: suspects must not blame it.
+	{Kind: kindDaemonSet, Behaves: "steady 100Mi, one pod per node", Workload: simcluster.Workload{
+		Namespace: "logging", Name: "log-shipper", Replicas: nodeCount, MemoryRequest: "128Mi", MemoryLimit: "256Mi",
+		Annotations: map[string]string{simcluster.AnnotationMemory: "100Mi"}}},
 }
 
 // culprit is the job the story is about.
@@ -83,6 +88,9 @@ func (j job) template() corev1.PodTemplateSpec {
 	t := j.PodTemplate()
 	if j.Kind == kindCronJob {
 		t.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+		return t
+	}
+	if j.Kind == kindDaemonSet { // its controller's tolerations keep it on its node
 		return t
 	}
 	for _, taint := range []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable} {
@@ -109,6 +117,10 @@ func (j job) create(ctx context.Context, c *simcluster.Cluster) error {
 	case kindRC:
 		_, err = c.Client.CoreV1().ReplicationControllers(j.Namespace).Create(ctx, &corev1.ReplicationController{ObjectMeta: meta, Spec: corev1.ReplicationControllerSpec{
 			Replicas: ptr(j.Replicas), Selector: tmpl.Labels, Template: &tmpl,
+		}}, metav1.CreateOptions{})
+	case kindDaemonSet:
+		_, err = c.Client.AppsV1().DaemonSets(j.Namespace).Create(ctx, &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: tmpl.Labels}, Template: tmpl,
 		}}, metav1.CreateOptions{})
 	case kindCronJob:
 		_, err = c.Client.BatchV1().CronJobs(j.Namespace).Create(ctx, &batchv1.CronJob{ObjectMeta: meta, Spec: batchv1.CronJobSpec{

@@ -136,6 +136,11 @@ func TestDemo(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\s+1\s+ReplicationController emails/unanswered-emails\s`).MatchString(suspects) {
 		t.Errorf("suspects does not rank the leaking ReplicationController first:\n%s", suspects)
 	}
+	// The DaemonSet was on every failed node, as on every node: no
+	// evidence against it.
+	if !regexp.MustCompile(`(?m)^\s+\d+\s+DaemonSet logging/log-shipper\s+0\.0\s+on \d of \d failed nodes while it runs on 100% of nodes`).MatchString(suspects) {
+		t.Errorf("suspects does not score the DaemonSet 0:\n%s", suspects)
+	}
 	// Its evidence includes the leak found in the history, though the
 	// leaking pods were killed with their nodes.
 	if !regexp.MustCompile(`(?m)^\s+1\s+ReplicationController emails/unanswered-emails\s.*container unanswered-emails of pod unanswered-emails-\S+ leaks \d+ MiB/h`).MatchString(suspects) {
