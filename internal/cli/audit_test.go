@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nodewatch/nodewatch/internal/audit"
+	"github.com/nodewatch/nodewatch/internal/golden"
 )
 
 func TestAuditDumpGolden(t *testing.T) {
@@ -15,7 +16,7 @@ func TestAuditDumpGolden(t *testing.T) {
 			if code != ExitFindings {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
 			}
-			golden(t, "audit-unbounded."+format, out)
+			golden.Assert(t, "audit-unbounded."+format, []byte(out))
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nodewatch/nodewatch/internal/golden"
 	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/notify/slack/slacktest"
 )
@@ -17,7 +18,7 @@ func TestCheckDumpGolden(t *testing.T) {
 			if code != ExitFindings {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, ExitFindings, errOut)
 			}
-			golden(t, "check-outage."+format, out)
+			golden.Assert(t, "check-outage."+format, []byte(out))
 		})
 	}
 }

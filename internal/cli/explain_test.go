@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodewatch/nodewatch/internal/golden"
 	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/report"
@@ -56,6 +57,6 @@ func TestExplainGolden(t *testing.T) {
 		if err := report.Write(&b, format, x, func(w io.Writer) error { return explainText(w, &x) }); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "explain-node."+string(format), b.String())
+		golden.Assert(t, "explain-node."+string(format), []byte(b.String()))
 	}
 }

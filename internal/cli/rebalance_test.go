@@ -26,6 +26,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/nodewatch/nodewatch/internal/analyze/rebalance"
+	"github.com/nodewatch/nodewatch/internal/golden"
 )
 
 // usageAPI answers the usage query with fixed per-pod values, and records
@@ -121,7 +122,7 @@ func TestRebalanceGolden(t *testing.T) {
 			if code != ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
-			golden(t, "rebalance."+format, out)
+			golden.Assert(t, "rebalance."+format, []byte(out))
 			if len(u.queries) != 1 || !strings.Contains(u.queries[0], "max_over_time(container_memory_working_set_bytes") || !strings.Contains(u.queries[0], "[3600s]") {
 				t.Errorf("queries %q, want the peak working set over the last hour", u.queries)
 			}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/nodewatch/nodewatch/internal/api"
 	"github.com/nodewatch/nodewatch/internal/collect"
+	"github.com/nodewatch/nodewatch/internal/golden"
 	"github.com/nodewatch/nodewatch/internal/history"
 	"github.com/nodewatch/nodewatch/internal/recommend"
 )
@@ -261,7 +262,7 @@ func TestRecommendGolden(t *testing.T) {
 			if code != ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
-			golden(t, "recommend."+format, out)
+			golden.Assert(t, "recommend."+format, []byte(out))
 		})
 	}
 }

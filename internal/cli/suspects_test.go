@@ -6,6 +6,7 @@ import (
 
 	"github.com/nodewatch/nodewatch/internal/analyze/culprit"
 	"github.com/nodewatch/nodewatch/internal/cluster"
+	"github.com/nodewatch/nodewatch/internal/golden"
 	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/incident"
 )
@@ -37,7 +38,7 @@ func TestSuspectsFromIncidents(t *testing.T) {
 	if err := suspectsText(&out, ranked); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "suspects.text", out.String())
+	golden.Assert(t, "suspects.text", []byte(out.String()))
 	if ranked[0].Name != "unanswered-emails" || ranked[1].Score != 0 {
 		t.Errorf("ranking %+v", ranked)
 	}

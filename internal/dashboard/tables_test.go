@@ -4,44 +4,23 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nodewatch/nodewatch/internal/audit"
+	"github.com/nodewatch/nodewatch/internal/golden"
 	"github.com/nodewatch/nodewatch/internal/recommend"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// golden compares a JSON payload, indented, with testdata/name.
-func golden(t *testing.T, name string, body []byte) {
+// goldenJSON compares a JSON payload, indented, with testdata/name.
+func goldenJSON(t *testing.T, name string, body []byte) {
 	t.Helper()
 	var b bytes.Buffer
 	if err := json.Indent(&b, body, "", "  "); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	got := b.String()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	golden.Assert(t, name, b.Bytes())
 }
 
 type auditPayload struct {
@@ -70,7 +49,7 @@ func TestAuditPage(t *testing.T) {
 	h := f.handler(t)
 	var got auditPayload
 	rec := get(t, h, "/api/ui/audit", &got)
-	golden(t, "audit.json", rec.Body.Bytes())
+	goldenJSON(t, "audit.json", rec.Body.Bytes())
 	if len(got.Warnings) > 0 || len(got.Report.Skipped) > 0 {
 		t.Errorf("warnings %v, skipped %v", got.Warnings, got.Report.Skipped)
 	}
@@ -129,7 +108,7 @@ func TestRecommendationsPage(t *testing.T) {
 	h := f.handler(t)
 	var got recommendationsPayload
 	rec := get(t, h, "/api/ui/recommendations?range=3h"+end, &got)
-	golden(t, "recommendations.json", rec.Body.Bytes())
+	goldenJSON(t, "recommendations.json", rec.Body.Bytes())
 	mustf(t, len(got.Warnings) == 0 && got.Since == "3h" && got.Resolution == "raw", "warnings %v since %s resolution %s", got.Warnings, got.Since, got.Resolution)
 	byName := map[string]int{}
 	for i, w := range got.Workloads {

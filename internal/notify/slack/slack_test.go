@@ -3,9 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +11,11 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/nodewatch/nodewatch/internal/cluster"
+	"github.com/nodewatch/nodewatch/internal/golden"
 	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/notify"
 	"github.com/nodewatch/nodewatch/internal/notify/slack/slacktest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var at = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
@@ -52,19 +49,7 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const path = "testdata/node-down.json"
-	if *update {
-		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got)+"\n" != string(want) {
-		t.Errorf("payload differs from %s (go test -update):\n%s", path, got)
-	}
+	golden.Assert(t, "node-down.json", append(got, '\n'))
 }
 
 // TestRenderLimits: however large the outage, the message fits Slack's
