@@ -93,11 +93,7 @@ func TestAlertsGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.MarshalIndent(alerts, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.Assert(t, tc.name+".json", append(got, '\n'))
+			golden.JSON(t, tc.name+".json", alerts)
 		})
 	}
 }

@@ -45,11 +45,7 @@ func TestRenderGolden(t *testing.T) {
 	m.Nodes[0].Pods[0].MemoryRequest, m.Nodes[0].Pods[0].MemoryLimit = i64(256<<20), i64(512<<20)
 	m.Unschedulable = []health.PodReport{{Namespace: "web", Name: "frontend-x", Owner: cluster.Owner{Kind: "Deployment", Name: "frontend"},
 		Message: "0/3 nodes are available: 3 Insufficient memory."}}
-	got, err := json.MarshalIndent(Render(m), "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden.Assert(t, "node-down.json", append(got, '\n'))
+	golden.JSON(t, "node-down.json", Render(m))
 }
 
 // TestRenderLimits: however large the outage, the message fits Slack's

@@ -76,11 +76,7 @@ func TestPayloadGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.MarshalIndent(p, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.Assert(t, tc.name+".json", append(got, '\n'))
+			golden.JSON(t, tc.name+".json", p)
 		})
 	}
 }
