@@ -178,7 +178,7 @@ func newRulesData(b *testing.B, n int) *rulesData {
 	for i := range nodes {
 		node := fmt.Sprintf("node-%04d", i)
 		d.st.nodes = append(d.st.nodes, cluster.Node{Name: node, AllocatableMemory: 64 << 30})
-		d.faults = append(d.faults, labels.FromStrings("__name__", "container_memory_failures_total", "failure_type", "pgmajfault", "id", "/", "node", node, "scope", "hierarchy"))
+		d.faults = append(d.faults, pageFaults(node))
 		d.disk = append(d.disk, labels.FromStrings("__name__", "container_fs_reads_bytes_total", "device", "/dev/vda", "id", "/", "node", node))
 	}
 	d.counters = make([]float64, 2*nodes)

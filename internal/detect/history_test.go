@@ -32,6 +32,12 @@ func (s state) NodeEvents(node string, since time.Time) []NodeEvent {
 	return out
 }
 
+// pageFaults is a node's major-page-fault counter, as cAdvisor names it
+// for the root cgroup.
+func pageFaults(node string) labels.Labels {
+	return labels.FromStrings("__name__", "container_memory_failures_total", "failure_type", "pgmajfault", "scope", "hierarchy", "id", "/", "node", node)
+}
+
 func podOn(ns, name, node string, limit *int64) *cluster.Pod {
 	return &cluster.Pod{Namespace: ns, Name: name, NodeName: node, Owner: cluster.Owner{Kind: "ReplicationController", Name: strings.TrimSuffix(name, "-1")},
 		Containers: []cluster.Container{{Name: "app", Limits: cluster.Resources{Memory: limit}}}}
@@ -52,9 +58,6 @@ func TestHistoryRules(t *testing.T) {
 	mem := func(ns, pod, node string) labels.Labels {
 		return labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", ns, "pod", pod, "container", "app", "node", node)
 	}
-	faults := func(node string) labels.Labels {
-		return labels.FromStrings("__name__", "container_memory_failures_total", "failure_type", "pgmajfault", "scope", "hierarchy", "id", "/", "node", node)
-	}
 	var batch []collect.Sample
 	disk := labels.FromStrings("__name__", "container_fs_reads_bytes_total", "id", "/", "device", "/dev/vda", "node", "n2")
 	var c1, c2, d2 float64
@@ -74,8 +77,8 @@ func TestHistoryRules(t *testing.T) {
 			collect.Sample{Labels: mem("emails", "ue-1", "n1"), T: ts, V: float64(1<<30) + h*float64(2<<30)},
 			collect.Sample{Labels: mem("batch", "oom-1", "n2"), T: ts, V: float64(100<<20) + h*float64(1<<30)},
 			collect.Sample{Labels: mem("web", "steady-1", "n1"), T: ts, V: float64(300 << 20)},
-			collect.Sample{Labels: faults("n1"), T: ts, V: c1},
-			collect.Sample{Labels: faults("n2"), T: ts, V: c2},
+			collect.Sample{Labels: pageFaults("n1"), T: ts, V: c1},
+			collect.Sample{Labels: pageFaults("n2"), T: ts, V: c2},
 			collect.Sample{Labels: disk, T: ts, V: d2},
 		)
 	}
@@ -160,8 +163,7 @@ func TestOutOfMemoryNodes(t *testing.T) {
 		} else {
 			faults += 30
 		}
-		batch = append(batch, collect.Sample{Labels: labels.FromStrings("__name__", "container_memory_failures_total", "failure_type", "pgmajfault",
-			"scope", "hierarchy", "id", "/", "node", "faulting"), T: ts, V: faults})
+		batch = append(batch, collect.Sample{Labels: pageFaults("faulting"), T: ts, V: faults})
 	}
 	if _, err := db.Append(ctx, batch); err != nil {
 		t.Fatal(err)
