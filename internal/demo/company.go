@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -62,6 +63,11 @@ var company = []job{
 	{Kind: kindDeployment, Behaves: "250Mi, 1200Mi for 15 s of every 90 s", Workload: simcluster.Workload{
 		Namespace: "emails", Name: "intro-detector", Replicas: 2, MemoryRequest: "512Mi", MemoryLimit: "1536Mi",
 		Annotations: map[string]string{simcluster.AnnotationMemory: "250Mi", simcluster.AnnotationSpike: "1200Mi"}}},
+	// A consumer that fills a cache in its first half minute, then holds:
+	// growth that stops is no leak.
+	{Kind: kindDeployment, Behaves: "200Mi, filling a cache to 800Mi in its first 30 s", Workload: simcluster.Workload{
+		Namespace: "events", Name: "event-consumer", Replicas: 2, MemoryRequest: "768Mi", MemoryLimit: "1Gi",
+		Annotations: map[string]string{simcluster.AnnotationMemory: "200Mi", simcluster.AnnotationLeak: "1200", simcluster.AnnotationWarmup: "30"}}},
 	{Kind: kindRC, Behaves: fmt.Sprintf("600Mi, growing %d MiB a minute", leakMiBPerMin), Workload: simcluster.Workload{
 		Namespace: "emails", Name: "unanswered-emails", Replicas: 2,
 		Annotations: map[string]string{simcluster.AnnotationMemory: "600Mi", simcluster.AnnotationLeak: fmt.Sprint(leakMiBPerMin)}}},
@@ -78,7 +84,7 @@ var company = []job{
 }
 
 // culprit is the job the story is about.
-var culprit = company[4]
+var culprit = company[slices.IndexFunc(company, func(j job) bool { return j.Name == "unanswered-emails" })]
 
 // String names the job as nodewatch names workloads: namespace/Kind/name.
 func (j job) String() string { return j.Namespace + "/" + j.Kind + "/" + j.Name }

@@ -124,6 +124,8 @@ func TestSimulatedMemory(t *testing.T) {
 		{"steady, two containers", time.Hour, map[string]string{simcluster.AnnotationMemory: "350Mi"}, 2, 700 * mi},
 		{"leak after 2 min", 2 * time.Minute, map[string]string{simcluster.AnnotationMemory: "600Mi", simcluster.AnnotationLeak: "3200"}, 1, 7000 * mi},
 		{"leak on 1Mi", 30 * time.Second, map[string]string{simcluster.AnnotationLeak: "60"}, 1, 31 * mi},
+		{"warming up", 15 * time.Second, map[string]string{simcluster.AnnotationMemory: "200Mi", simcluster.AnnotationLeak: "1200", simcluster.AnnotationWarmup: "30"}, 1, 500 * mi},
+		{"warmed up: a plateau", time.Hour, map[string]string{simcluster.AnnotationMemory: "200Mi", simcluster.AnnotationLeak: "1200", simcluster.AnnotationWarmup: "30"}, 1, 800 * mi},
 		{"spike in the first 15 s of 90", 95 * time.Second, map[string]string{simcluster.AnnotationMemory: "250Mi", simcluster.AnnotationSpike: "1200Mi"}, 1, 1200 * mi},
 		{"after the spike", 110 * time.Second, map[string]string{simcluster.AnnotationMemory: "250Mi", simcluster.AnnotationSpike: "1200Mi"}, 1, 250 * mi},
 	}

@@ -164,7 +164,7 @@ func nodeNeeds(pods []corev1.Pod, now time.Time) map[string]int64 {
 // simulatedMemory is the working set kwok reports for p's containers at
 // now: the CEL expression of simcluster's usage manifest (usage.go), in Go.
 // The leak grows with the pod's age, so a pod recreated elsewhere starts
-// small again.
+// small again; a warm-up grows the same way until its end, then holds.
 func simulatedMemory(p *corev1.Pod, now time.Time) int64 {
 	a := p.Annotations
 	base := quantity(a[simcluster.AnnotationMemory], 1<<20)
@@ -172,7 +172,11 @@ func simulatedMemory(p *corev1.Pod, now time.Time) int64 {
 	per := float64(base)
 	if leak, ok := a[simcluster.AnnotationLeak]; ok {
 		rate, _ := strconv.ParseFloat(leak, 64)
-		per += (1 << 20) * (age / 60) * rate
+		grows := age
+		if w, err := strconv.ParseFloat(a[simcluster.AnnotationWarmup], 64); err == nil && age > w {
+			grows = w // warmed up: a plateau
+		}
+		per += (1 << 20) * (grows / 60) * rate
 	} else if spike, ok := a[simcluster.AnnotationSpike]; ok && int(age)%90 < 15 {
 		per = float64(quantity(spike, base))
 	}

@@ -7,6 +7,8 @@ import "context"
 //
 //	nodewatch.dev/memory            the base working set, e.g. "200Mi"
 //	nodewatch.dev/leak-mib-per-min  growth on top of the base, MiB per minute since the pod started
+//	nodewatch.dev/warmup-seconds    with leak-mib-per-min: the growth stops this long after the pod
+//	                                started and the working set holds there (a cache that fills: a plateau)
 //	nodewatch.dev/spike-memory      the working set during the first 15 s of every 90 s
 //
 // and a node's simulated kernel counters, read by the cAdvisor-style metric:
@@ -16,6 +18,7 @@ import "context"
 const (
 	AnnotationMemory      = "nodewatch.dev/memory"
 	AnnotationLeak        = "nodewatch.dev/leak-mib-per-min"
+	AnnotationWarmup      = "nodewatch.dev/warmup-seconds"
 	AnnotationSpike       = "nodewatch.dev/spike-memory"
 	AnnotationPgMajFault  = "nodewatch.dev/pgmajfault"
 	AnnotationDiskReadsBy = "nodewatch.dev/disk-read-bytes"
@@ -37,7 +40,9 @@ spec:
         expression: |
           "nodewatch.dev/leak-mib-per-min" in pod.metadata.annotations
           ? ("nodewatch.dev/memory" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["nodewatch.dev/memory"]) : Quantity("1Mi"))
-            + Quantity("1Mi") * (pod.SinceSecond() / 60.0) * double(pod.metadata.annotations["nodewatch.dev/leak-mib-per-min"])
+            + Quantity("1Mi") * (("nodewatch.dev/warmup-seconds" in pod.metadata.annotations && pod.SinceSecond() > double(pod.metadata.annotations["nodewatch.dev/warmup-seconds"])
+                ? double(pod.metadata.annotations["nodewatch.dev/warmup-seconds"]) : pod.SinceSecond()) / 60.0)
+              * double(pod.metadata.annotations["nodewatch.dev/leak-mib-per-min"])
           : ("nodewatch.dev/spike-memory" in pod.metadata.annotations && (int(pod.SinceSecond()) % 90) < 15
             ? Quantity(pod.metadata.annotations["nodewatch.dev/spike-memory"])
             : ("nodewatch.dev/memory" in pod.metadata.annotations ? Quantity(pod.metadata.annotations["nodewatch.dev/memory"]) : Quantity("1Mi")))

@@ -130,6 +130,18 @@ func TestDemo(t *testing.T) {
 	if slackDown == 0 {
 		t.Errorf("no 'is down' message in Slack; got:%s", headers(rx))
 	}
+	// The consumer whose cache fills in its first 30 s, then holds, is no
+	// leak; nor are the steady and spiky jobs. Only the culprit leaks.
+	for _, l := range lines {
+		if m := regexp.MustCompile(`ALERT \[firing \w+\] (\S+) leaks`).FindStringSubmatch(l); m != nil && m[1] != "emails/ReplicationController/unanswered-emails" {
+			t.Errorf("%s was called a leak: %s", m[1], strings.TrimSpace(l))
+		}
+	}
+	for _, msg := range rx.Messages() {
+		if h := header(msg); strings.Contains(h, " leaks ") && !strings.HasPrefix(h, "emails/ReplicationController/unanswered-emails ") {
+			t.Errorf("Slack calls a workload other than the culprit a leak: %q", h)
+		}
+	}
 
 	// The reports after the failures.
 	suspects := section(transcript, "nodewatch suspects")
@@ -155,6 +167,15 @@ func TestDemo(t *testing.T) {
 	recommend := section(transcript, "nodewatch recommend")
 	if !regexp.MustCompile(`(?m)ReplicationController/unanswered-emails .*leak`).MatchString(recommend) {
 		t.Errorf("recommend does not flag the leak of unanswered-emails:\n%s", recommend)
+	}
+	plateau := regexp.MustCompile(`(?m)^.*Deployment/event-consumer .*$`).FindAllString(recommend, -1)
+	if len(plateau) == 0 {
+		t.Errorf("recommend does not size the warming-up event-consumer:\n%s", recommend)
+	}
+	for _, l := range plateau {
+		if strings.Contains(l, "leak") {
+			t.Errorf("recommend flags the plateau of event-consumer as a leak: %s", l)
+		}
 	}
 }
 

@@ -67,6 +67,9 @@ func TestHistory(t *testing.T) {
 		{Namespace: "web", Name: "steady", Replicas: 2, Annotations: map[string]string{simcluster.AnnotationMemory: "200Mi"}},
 		{Namespace: "emails", Name: "leaky", Replicas: 1, Annotations: map[string]string{simcluster.AnnotationMemory: "100Mi", simcluster.AnnotationLeak: "60"}},
 		{Namespace: "batch", Name: "spiky", Replicas: 1, Annotations: map[string]string{simcluster.AnnotationMemory: "50Mi", simcluster.AnnotationSpike: "1Gi"}},
+		// 400 MiB a minute for its first 15 s, then a plateau at 200Mi.
+		{Namespace: "events", Name: "warming", Replicas: 1, Annotations: map[string]string{
+			simcluster.AnnotationMemory: "100Mi", simcluster.AnnotationLeak: "400", simcluster.AnnotationWarmup: "15"}},
 	}
 	deploy(t, ctx, c, workloads...)
 	dataDir := t.TempDir()
@@ -85,6 +88,16 @@ func TestHistory(t *testing.T) {
 	}
 	if w := promQuery(t, d.addr, `count by (workload) (container_memory_working_set_bytes{workload="steady",workload_kind="Deployment"})`, "workload"); w["steady"] != 2 {
 		t.Errorf("series labelled with their workload: %v", w)
+	}
+	// The warm-up: grown by 100 MiB in its first 15 s, then flat.
+	warm := promQuery(t, d.addr, `container_memory_working_set_bytes{namespace="events",pod=~"warming-.*"}`, "pod")
+	for pod, v := range warm {
+		if math.Abs(v-200<<20) > 1<<20 {
+			t.Errorf("%s working set %.1f MiB after its warm-up, want its plateau at 200 MiB", pod, v/(1<<20))
+		}
+	}
+	if len(warm) != 1 {
+		t.Errorf("warming pods in the history: %v", warm)
 	}
 	// The leak: 60 MiB a minute, measured from the stored history.
 	slope := promQuery(t, d.addr, `deriv(container_memory_working_set_bytes{pod=~"leaky-.*"}[1m]) * 60 / 2^20`, "pod")

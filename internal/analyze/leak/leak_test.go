@@ -138,3 +138,30 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+// The demo's consumer fills a cache in its first 30 s, then holds; the
+// daemon judges it, at 5 s samples, with the options of a 2-minute leak
+// window. From the first moment there is enough history to judge (a minute)
+// on, that is no leak; the demo's leak, judged the same way, is one.
+func TestShortWarmupIsNoLeak(t *testing.T) {
+	o := DefaultOptions()
+	o.MinSpan, o.SpikeWindow, o.MinPoints, o.MaxFit = time.Minute, 15*time.Second, 10, 120
+	o.MinSlope = 100 * mi
+	shape := func(age time.Duration, f func(s float64) float64) []Point {
+		var pts []Point
+		for s := 0.0; s <= age.Seconds(); s += 5 {
+			pts = append(pts, Point{T: t0.Add(time.Duration(s) * time.Second), V: f(s)})
+		}
+		return pts
+	}
+	warmup := func(s float64) float64 { return 200*mi + 1200*mi*math.Min(s, 30)/60 }
+	leaking := func(s float64) float64 { return 600*mi + 3200*mi*s/60 }
+	for age := time.Minute; age <= 2*time.Minute; age += 5 * time.Second {
+		if v := Analyze(shape(age, warmup), o); v.Leak {
+			t.Errorf("a 30 s warm-up judged at %s is called a leak: %s", age, v.Reason)
+		}
+		if v := Analyze(shape(age, leaking), o); !v.Leak || math.Abs(v.SlopePerHour/mi-3200*60) > 0.1*3200*60 {
+			t.Errorf("the demo's leak judged at %s: leak=%v, %.0f MiB/h (%s)", age, v.Leak, v.SlopePerHour/mi, v.Reason)
+		}
+	}
+}
