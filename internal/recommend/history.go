@@ -88,12 +88,16 @@ func ResolveResolution(r string, since time.Duration) (string, error) {
 // come out higher (safer, a little more reserved), and the peak — the
 // limit — is the same. Restarts and OOM kills are the 5-minute windows in
 // which the CPU counter reset or the OOM counter rose.
+//
+// The embedded store (a History that is also a seriesReader) is read
+// directly through the TSDB's querier, any other through PromQL; both give
+// the same series (TestDirectMatchesPromQL). The aggregates' fallback is a
+// PromQL range query either way.
 func readHistory(ctx context.Context, a History, q historyQuery) (map[seriesKey]*containerSeries, error) {
-	sel := `container!="",container!="POD"`
-	if q.namespace != "" {
-		sel += fmt.Sprintf(`,namespace=%q`, q.namespace)
+	var src source = newPromQLSource(a, q)
+	if r, ok := a.(seriesReader); ok {
+		src = newDirectSource(r.Queryable(), q)
 	}
-	rng := fmt.Sprintf("[%ds]", int64(q.since.Seconds()))
 	out := map[seriesKey]*containerSeries{}
 	get := func(m labels.Labels) *containerSeries {
 		k := seriesKey{m.Get("namespace"), m.Get("pod"), m.Get("container")}
@@ -110,108 +114,85 @@ func readHistory(ctx context.Context, a History, q historyQuery) (map[seriesKey]
 		}
 		return h
 	}
-	instant := func(expr string) (promql.Matrix, error) {
-		v, err := a.Query(ctx, expr, q.now)
-		if err != nil {
-			return nil, fmt.Errorf("query %s: %w", expr, err)
+	memory := func(l labels.Labels, ps []promql.FPoint) {
+		if h := get(l); h != nil {
+			h.memory = append(h.memory, samplesOf(ps)...)
 		}
-		m, _ := v.(promql.Matrix)
-		return m, nil
 	}
-	// Range queries are evaluated where the daemon stores its aggregates:
-	// at the end of each complete 5-minute window.
-	step := max(5*time.Minute, q.since/10000)
-	ranged := func(expr string) (promql.Matrix, error) {
-		v, err := a.QueryRange(ctx, expr, q.now.Add(-q.since).Truncate(step).Add(step), q.now.Truncate(step), step)
-		if err != nil {
-			return nil, fmt.Errorf("query %s: %w", expr, err)
-		}
-		m, _ := v.(promql.Matrix)
-		return m, nil
-	}
-
 	if q.resolution == ResolutionRaw {
-		m, err := instant(fmt.Sprintf(`container_memory_working_set_bytes{%s}%s`, sel, rng))
-		if err != nil {
+		if _, err := src.samples(ctx, "container_memory_working_set_bytes", memory); err != nil {
 			return nil, err
 		}
-		for _, s := range m {
-			if h := get(s.Metric); h != nil {
-				h.memory = append(h.memory, samplesOf(s.Floats)...)
-			}
-		}
-		if m, err = instant(fmt.Sprintf(`container_cpu_usage_seconds_total{%s}%s`, sel, rng)); err != nil {
-			return nil, err
-		}
-		for _, s := range m {
-			if h := get(s.Metric); h != nil {
-				rates, resets := counterRates(s.Floats)
+		if _, err := src.samples(ctx, "container_cpu_usage_seconds_total", func(l labels.Labels, ps []promql.FPoint) {
+			if h := get(l); h != nil {
+				rates, resets := counterRates(ps)
 				h.cpu, h.restarts = append(h.cpu, rates...), append(h.restarts, resets...)
 			}
-		}
-		if m, err = instant(fmt.Sprintf(`container_oom_events_total{%s}%s`, sel, rng)); err != nil {
+		}); err != nil {
 			return nil, err
 		}
-		for _, s := range m {
-			if h := get(s.Metric); h != nil {
-				h.ooms = append(h.ooms, counterRises(s.Floats)...)
+		if _, err := src.samples(ctx, "container_oom_events_total", func(l labels.Labels, ps []promql.FPoint) {
+			if h := get(l); h != nil {
+				h.ooms = append(h.ooms, counterRises(ps)...)
 			}
+		}); err != nil {
+			return nil, err
 		}
 	} else {
-		for _, src := range []struct {
+		cpu := func(l labels.Labels, ps []promql.FPoint) {
+			if h := get(l); h != nil {
+				h.cpu = append(h.cpu, samplesOf(ps)...)
+			}
+		}
+		w := windowsOf(q)
+		for _, agg := range []struct {
 			aggregate, fallback string
-			cpu                 bool
+			add                 func(labels.Labels, []promql.FPoint)
 		}{
-			{"nodewatch:container_memory_working_set_bytes:max5m", "max_over_time(container_memory_working_set_bytes{%s}[5m])", false},
-			{"nodewatch:container_cpu_usage:rate5m", "rate(container_cpu_usage_seconds_total{%s}[5m])", true},
+			{"nodewatch:container_memory_working_set_bytes:max5m", "max_over_time(container_memory_working_set_bytes{%s}[5m])", memory},
+			{"nodewatch:container_cpu_usage:rate5m", "rate(container_cpu_usage_seconds_total{%s}[5m])", cpu},
 		} {
-			m, err := instant(fmt.Sprintf(`%s{%s}%s`, src.aggregate, sel, rng))
+			n, err := src.samples(ctx, agg.aggregate, agg.add)
 			if err != nil {
 				return nil, err
 			}
-			if len(m) == 0 { // a Prometheus without nodewatch's aggregates
-				if m, err = ranged(fmt.Sprintf(src.fallback, sel)); err != nil {
-					return nil, err
-				}
+			if n > 0 {
+				continue
 			}
-			for _, s := range m {
-				if h := get(s.Metric); h != nil {
-					if src.cpu {
-						h.cpu = append(h.cpu, samplesOf(s.Floats)...)
-					} else {
-						h.memory = append(h.memory, samplesOf(s.Floats)...)
-					}
-				}
+			// A Prometheus without nodewatch's aggregates, or a store
+			// that has not written them yet.
+			expr := fmt.Sprintf(agg.fallback, promQLSelector(q.namespace))
+			v, err := a.QueryRange(ctx, expr, w.start, w.end, w.step)
+			if err != nil {
+				return nil, fmt.Errorf("query %s: %w", expr, err)
+			}
+			m, _ := v.(promql.Matrix)
+			for _, s := range sortedMatrix(m) {
+				agg.add(s.Metric, s.Floats)
 			}
 		}
-		m, err := ranged(fmt.Sprintf(`resets(container_cpu_usage_seconds_total{%s}[5m]) > 0`, sel))
-		if err != nil {
+		if err := src.windows(ctx, "container_cpu_usage_seconds_total", false, func(l labels.Labels, ts []time.Time) {
+			if h := get(l); h != nil {
+				h.restarts = append(h.restarts, ts...)
+			}
+		}); err != nil {
 			return nil, err
 		}
-		for _, s := range m {
-			if h := get(s.Metric); h != nil {
-				h.restarts = append(h.restarts, timesOf(s.Floats)...)
+		if err := src.windows(ctx, "container_oom_events_total", true, func(l labels.Labels, ts []time.Time) {
+			if h := get(l); h != nil {
+				h.ooms = append(h.ooms, ts...)
 			}
-		}
-		if m, err = ranged(fmt.Sprintf(`increase(container_oom_events_total{%s}[5m]) > 0`, sel)); err != nil {
+		}); err != nil {
 			return nil, err
 		}
-		for _, s := range m {
-			if h := get(s.Metric); h != nil {
-				h.ooms = append(h.ooms, timesOf(s.Floats)...)
-			}
-		}
 	}
-	v, err := a.Query(ctx, fmt.Sprintf(`last_over_time(container_spec_memory_limit_bytes{%s}%s)`, sel, rng), q.now)
-	if err != nil {
-		return nil, fmt.Errorf("query the memory limits: %w", err)
-	}
-	vec, _ := v.(promql.Vector)
-	for _, s := range vec {
-		k := seriesKey{s.Metric.Get("namespace"), s.Metric.Get("pod"), s.Metric.Get("container")}
-		if h := out[k]; h != nil && s.F > 0 && !math.IsInf(s.F, 0) {
-			h.limit = max(h.limit, s.F)
+	if err := src.last(ctx, "container_spec_memory_limit_bytes", func(l labels.Labels, v float64) {
+		k := seriesKey{l.Get("namespace"), l.Get("pod"), l.Get("container")}
+		if h := out[k]; h != nil && v > 0 && !math.IsInf(v, 0) {
+			h.limit = max(h.limit, v)
 		}
+	}); err != nil {
+		return nil, fmt.Errorf("reading the memory limits: %w", err)
 	}
 	for _, h := range out {
 		h.memory, h.cpu = dedupe(h.memory), dedupe(h.cpu)
@@ -219,6 +200,114 @@ func readHistory(ctx context.Context, a History, q historyQuery) (map[seriesKey]
 		slices.SortFunc(h.restarts, time.Time.Compare)
 	}
 	return out, nil
+}
+
+// source reads the series readHistory converts, one way or another
+// (promQLSource, directSource), with the same results: every series in
+// label order (so that where two series hold the same container, the
+// same one wins), only float samples, no staleness markers.
+type source interface {
+	// samples calls fn with each series of metric in scope that has
+	// samples in (now-since, now], and those samples (fn must not keep the
+	// slice), as `metric{...}[since]` at now; it returns how many.
+	samples(ctx context.Context, metric string, fn func(labels.Labels, []promql.FPoint)) (int, error)
+	// windows calls fn with each counter series of metric in scope and
+	// the steps of windowsOf at which the 5 minutes up to the step saw it
+	// reset (`resets(metric{...}[5m]) > 0`) or, with rose, rise
+	// (`increase(metric{...}[5m]) > 0`); series with none are left out.
+	windows(ctx context.Context, metric string, rose bool, fn func(labels.Labels, []time.Time)) error
+	// last calls fn with each series' last sample in (now-since, now]:
+	// `last_over_time(metric{...}[since])` at now.
+	last(ctx context.Context, metric string, fn func(labels.Labels, float64)) error
+}
+
+// steps are the times a range query is evaluated at.
+type steps struct {
+	start, end time.Time
+	step       time.Duration
+}
+
+// windowsOf are the steps of the 5m resolution's range queries: where the
+// daemon stores its aggregates, at the end of each complete 5-minute
+// window.
+func windowsOf(q historyQuery) steps {
+	step := max(5*time.Minute, q.since/10000)
+	return steps{start: q.now.Add(-q.since).Truncate(step).Add(step), end: q.now.Truncate(step), step: step}
+}
+
+// promQLSelector is the label matchers of the containers in scope, in
+// PromQL.
+func promQLSelector(namespace string) string {
+	sel := `container!="",container!="POD"`
+	if namespace != "" {
+		sel += fmt.Sprintf(`,namespace=%q`, namespace)
+	}
+	return sel
+}
+
+// promQLSource reads the history through PromQL queries.
+type promQLSource struct {
+	a   History
+	q   historyQuery
+	sel string // the label matchers
+	rng string // the range selector of q.since
+}
+
+var _ source = (*promQLSource)(nil)
+
+func newPromQLSource(a History, q historyQuery) *promQLSource {
+	return &promQLSource{a: a, q: q, sel: promQLSelector(q.namespace), rng: fmt.Sprintf("[%ds]", int64(q.since.Seconds()))}
+}
+
+func (p *promQLSource) samples(ctx context.Context, metric string, fn func(labels.Labels, []promql.FPoint)) (int, error) {
+	expr := fmt.Sprintf(`%s{%s}%s`, metric, p.sel, p.rng)
+	v, err := p.a.Query(ctx, expr, p.q.now)
+	if err != nil {
+		return 0, fmt.Errorf("query %s: %w", expr, err)
+	}
+	m, _ := v.(promql.Matrix)
+	for _, s := range sortedMatrix(m) {
+		fn(s.Metric, s.Floats)
+	}
+	return len(m), nil
+}
+
+func (p *promQLSource) windows(ctx context.Context, metric string, rose bool, fn func(labels.Labels, []time.Time)) error {
+	f := "resets"
+	if rose {
+		f = "increase"
+	}
+	expr := fmt.Sprintf(`%s(%s{%s}[5m]) > 0`, f, metric, p.sel)
+	w := windowsOf(p.q)
+	v, err := p.a.QueryRange(ctx, expr, w.start, w.end, w.step)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", expr, err)
+	}
+	m, _ := v.(promql.Matrix)
+	for _, s := range sortedMatrix(m) {
+		fn(s.Metric, timesOf(s.Floats))
+	}
+	return nil
+}
+
+func (p *promQLSource) last(ctx context.Context, metric string, fn func(labels.Labels, float64)) error {
+	expr := fmt.Sprintf(`last_over_time(%s{%s}%s)`, metric, p.sel, p.rng)
+	v, err := p.a.Query(ctx, expr, p.q.now)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", expr, err)
+	}
+	vec, _ := v.(promql.Vector)
+	for _, s := range vec {
+		fn(s.Metric, s.F)
+	}
+	return nil
+}
+
+// sortedMatrix sorts a query's series by their labels (the engine returns
+// them in the store's order).
+func sortedMatrix(m promql.Matrix) promql.Matrix {
+	slices.SortFunc(m, func(a, b promql.Series) int { return labels.Compare(a.Metric, b.Metric) })
+	return m
 }
 
 func samplesOf(ps []promql.FPoint) []rightsize.Sample {
