@@ -114,8 +114,9 @@ func (a *App) Run(ctx context.Context) error {
 	var sender *outbox.Sender
 	mgr, err := incident.NewManager(db, clusterView{Cache: cache, db: db, now: a.now}, incident.Options{
 		GroupWindow: time.Duration(a.cfg.GroupWindow), ExternalURL: a.cfg.ExternalURL, Now: a.now, Log: a.log,
-		Committed: func() { sender.Wake() },
-		Explain:   a.explainer(histAPI),
+		Committed:   func() { sender.Wake() },
+		Explain:     a.explainer(histAPI),
+		KubeletLogs: a.cfg.KubeletLogLines > 0,
 	})
 	if err != nil {
 		return err
@@ -155,6 +156,9 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { sender.Run(runCtx) })
 	wg.Go(func() { events.run(runCtx) })
+	if a.cfg.KubeletLogLines > 0 {
+		wg.Go(func() { readKubeletLogs(runCtx, a.client, mgr, a.cfg.KubeletLogLines) })
+	}
 	for _, s := range a.sinks {
 		if s.Name == "alertmanager" {
 			wg.Go(func() { a.keepAlive(runCtx, mgr, s.Notifier) })

@@ -2,11 +2,20 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
 
 	"github.com/nodewatch/nodewatch/internal/health"
+	"github.com/nodewatch/nodewatch/internal/incident"
 )
 
 func TestAddLogTails(t *testing.T) {
@@ -26,5 +35,76 @@ func TestAddLogTails(t *testing.T) {
 		if r.Pods[i].LogTail != nil {
 			t.Errorf("pod %s: %q; want none (no container, unschedulable, or past the %d-pod limit)", r.Pods[i].Name, r.Pods[i].LogTail, logTailPods)
 		}
+	}
+}
+
+// logRequester is an incident manager with fixed requests, recording the
+// answers.
+type logRequester struct {
+	mu      sync.Mutex
+	reqs    []incident.LogRequest
+	answers map[string]string // incident → lines or error
+	done    chan struct{}
+}
+
+func (r *logRequester) KubeletLogRequests() []incident.LogRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.reqs
+	r.reqs = nil
+	return out
+}
+
+func (r *logRequester) AttachKubeletLog(id string, lines []string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.answers[id] = "error: " + err.Error()
+	} else {
+		r.answers[id] = strings.Join(lines, "|")
+	}
+	if len(r.answers) == 2 {
+		close(r.done)
+	}
+}
+
+// The daemon reads each requested kubelet log through the API server's node
+// proxy, over the incident's range, and hands back the lines or the error.
+func TestReadKubeletLogs(t *testing.T) {
+	from := time.Date(2026, 11, 29, 11, 40, 0, 0, time.UTC)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/nodes/n1/proxy/logs/" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		if q := r.URL.Query(); q.Get("sinceTime") != "2026-11-29T11:40:00Z" || q.Get("tailLines") != "20" {
+			t.Errorf("query %s", r.URL.RawQuery)
+		}
+		fmt.Fprint(w, "E1129 kubelet.go:2352] PLEG is not healthy\nE1129 kubelet.go:2400] Node became not ready\n")
+	}))
+	defer srv.Close()
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &logRequester{answers: map[string]string{}, done: make(chan struct{}), reqs: []incident.LogRequest{
+		{Incident: "i1", Node: "n1", From: from, To: from.Add(12 * time.Minute)},
+		{Incident: "i2", Node: "n2", From: from, To: from.Add(12 * time.Minute)},
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	finished := make(chan struct{})
+	go func() { readKubeletLogs(ctx, client, r, 20); close(finished) }()
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answers within 10 s")
+	}
+	cancel()
+	<-finished
+	if got := r.answers["i1"]; got != "E1129 kubelet.go:2352] PLEG is not healthy|E1129 kubelet.go:2400] Node became not ready" {
+		t.Errorf("i1: %q", got)
+	}
+	if got := r.answers["i2"]; !strings.Contains(got, "error: n2's kubelet does not answer log queries") {
+		t.Errorf("i2: %q", got)
 	}
 }

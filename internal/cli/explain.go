@@ -35,8 +35,11 @@ type Explanation struct {
 	// PageFaults is the node's major-page-fault rate (per second).
 	PageFaults []Rate `json:"majorPageFaults"`
 	// KubeletLog is the end of the kubelet's own log over the range, where
-	// the kubelet answers log queries (see kube.KubeletLog).
-	KubeletLog []string `json:"kubeletLog,omitempty"`
+	// the kubelet answers log queries (see kube.KubeletLog), or the lines
+	// kept with an incident (KubeletLogIncident names it): for an incident,
+	// or where the kubelet does not answer now.
+	KubeletLog         []string `json:"kubeletLog,omitempty"`
+	KubeletLogIncident string   `json:"kubeletLogIncident,omitempty"`
 	// Missing says what could not be read (no history, no daemon).
 	Missing []string `json:"missing,omitempty"`
 }
@@ -127,9 +130,7 @@ queries (Kubernetes 1.27+, NodeLogQuery; needs get on nodes/proxy).`,
 			if err := x.readHistory(ctx, server, top); err != nil {
 				x.Missing = append(x.Missing, "history: "+err.Error())
 			}
-			if err := x.readKubeletLog(cmd.Context(), g, logLines); err != nil {
-				x.Missing = append(x.Missing, "kubelet log: "+err.Error())
-			}
+			x.addKubeletLog(cmd.Context(), g, logLines, incs, args[0] == "incident")
 			return report.Write(g.Out, format, x, func(w io.Writer) error { return explainText(w, &x) })
 		},
 	}
@@ -140,6 +141,43 @@ queries (Kubernetes 1.27+, NodeLogQuery; needs get on nodes/proxy).`,
 	cmd.Flags().IntVar(&top, "top", 5, "how many of the node's heaviest pods to show")
 	cmd.Flags().IntVar(&logLines, "kubelet-log-lines", 20, "how many of the kubelet's last log lines over the range to show, where it answers log queries (0: none)")
 	return cmd
+}
+
+// addKubeletLog gives the kubelet's last log lines: those kept with the
+// newest incident in incs when kept is preferred (an incident's own, from
+// the minutes before its failure), else those read now, and the kept ones
+// where the kubelet does not answer now (a node still down, or replaced).
+func (x *Explanation) addKubeletLog(ctx context.Context, g *globals, lines int, incs []incident.Incident, preferKept bool) {
+	if lines <= 0 {
+		return
+	}
+	var kept *incident.Incident
+	for i := range incs {
+		if len(incs[i].KubeletLog) > 0 && (kept == nil || incs[i].Start.After(kept.Start)) {
+			kept = &incs[i]
+		}
+	}
+	useKept := func() {
+		x.KubeletLog, x.KubeletLogIncident = kept.KubeletLog[max(0, len(kept.KubeletLog)-lines):], kept.ID
+	}
+	if kept != nil && preferKept {
+		useKept()
+		return
+	}
+	err := x.readKubeletLog(ctx, g, lines)
+	switch {
+	case err == nil:
+	case kept != nil:
+		useKept()
+		x.Missing = append(x.Missing, "kubelet log now: "+err.Error()+"; shown are the lines kept with incident "+kept.ID)
+	default:
+		x.Missing = append(x.Missing, "kubelet log: "+err.Error())
+		for _, i := range incs {
+			if i.KubeletLogMissing != "" {
+				x.Missing = append(x.Missing, "kubelet log at incident "+i.ID+": "+i.KubeletLogMissing)
+			}
+		}
+	}
 }
 
 // readKubeletLog reads the end of the kubelet's log over the range, with
@@ -287,8 +325,12 @@ func explainText(w io.Writer, x *Explanation) error {
 		}
 		fmt.Fprintln(w)
 	}
-	if len(x.KubeletLog) > 0 {
+	if len(x.KubeletLog) > 0 && x.KubeletLogIncident != "" {
+		fmt.Fprintf(w, "\nKUBELET LOG (its last lines around the failure, kept with incident %s)\n", x.KubeletLogIncident)
+	} else if len(x.KubeletLog) > 0 {
 		fmt.Fprintln(w, "\nKUBELET LOG (its last lines over the range)")
+	}
+	if len(x.KubeletLog) > 0 {
 		for _, l := range x.KubeletLog {
 			fmt.Fprintf(w, "  %s\n", l)
 		}

@@ -2,13 +2,21 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nodewatch/nodewatch/internal/golden"
 	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/incident"
+	"github.com/nodewatch/nodewatch/internal/kube"
 	"github.com/nodewatch/nodewatch/internal/report"
 )
 
@@ -58,5 +66,61 @@ func TestExplainGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden.Assert(t, "explain-node."+string(format), []byte(b.String()))
+	}
+}
+
+// explain's kubelet log: an incident's own kept lines first; for a node, the
+// lines read now, or, where its kubelet does not answer now, those its
+// newest incident kept; and why there are none.
+func TestExplainKubeletLog(t *testing.T) {
+	answer := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/nodes/n1/proxy/logs/" || !answer {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
+			return
+		}
+		fmt.Fprint(w, "I1129 kubelet.go:1] read now\n")
+	}))
+	defer srv.Close()
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: %q}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n", srv.URL)
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := &globals{access: kube.Access{Kubeconfig: kubeconfig}}
+	t0 := time.Date(2026, 11, 29, 11, 0, 0, 0, time.UTC)
+	older := incident.Incident{ID: "old", Node: "n1", Start: t0, KubeletLog: []string{"I1129 kubelet.go:1] older"}}
+	newer := incident.Incident{ID: "new", Node: "n1", Start: t0.Add(time.Hour), KubeletLog: []string{"E1129 a", "E1129 b", "E1129 PLEG is not healthy"}}
+	lost := incident.Incident{ID: "lost", Node: "n1", Start: t0, KubeletLogMissing: "n1's kubelet does not answer log queries"}
+	ctx := context.Background()
+
+	x := Explanation{Node: "n1"}
+	x.addKubeletLog(ctx, g, 2, []incident.Incident{newer}, true)
+	if strings.Join(x.KubeletLog, "|") != "E1129 b|E1129 PLEG is not healthy" || x.KubeletLogIncident != "new" || len(x.Missing) != 0 {
+		t.Errorf("explain incident: %q from %q, missing %q; want the incident's last 2 kept lines", x.KubeletLog, x.KubeletLogIncident, x.Missing)
+	}
+	x = Explanation{Node: "n1"}
+	x.addKubeletLog(ctx, g, 20, []incident.Incident{older, newer}, false)
+	if strings.Join(x.KubeletLog, "|") != "I1129 kubelet.go:1] read now" || x.KubeletLogIncident != "" {
+		t.Errorf("explain node, kubelet answering: %q from %q", x.KubeletLog, x.KubeletLogIncident)
+	}
+	answer = false
+	x = Explanation{Node: "n1"}
+	x.addKubeletLog(ctx, g, 20, []incident.Incident{older, newer}, false)
+	if x.KubeletLogIncident != "new" || len(x.KubeletLog) != 3 || len(x.Missing) != 1 ||
+		!strings.Contains(x.Missing[0], "does not answer log queries") || !strings.Contains(x.Missing[0], "kept with incident new") {
+		t.Errorf("explain node, kubelet silent: %q from %q, missing %q; want the newest incident's kept lines and why", x.KubeletLog, x.KubeletLogIncident, x.Missing)
+	}
+	x = Explanation{Node: "n1"}
+	x.addKubeletLog(ctx, g, 20, []incident.Incident{lost}, false)
+	if len(x.KubeletLog) != 0 || len(x.Missing) != 2 || x.Missing[1] != "kubelet log at incident lost: n1's kubelet does not answer log queries" {
+		t.Errorf("nothing kept: %q, missing %q", x.KubeletLog, x.Missing)
+	}
+	var b bytes.Buffer
+	x = Explanation{Node: "n1", KubeletLog: newer.KubeletLog, KubeletLogIncident: "new"}
+	if err := explainText(&b, &x); err != nil || !strings.Contains(b.String(), "KUBELET LOG (its last lines around the failure, kept with incident new)\n  E1129 a\n") {
+		t.Errorf("text: %v\n%s", err, b.String())
 	}
 }

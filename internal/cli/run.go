@@ -113,6 +113,7 @@ $NODEWATCH_AUTH_TOKEN), or --insecure-listen.`,
 	f.StringVar(&fc.Webhook.URLFile, "webhook-url-file", "", "file holding the JSON webhook URL (default $"+config.EnvWebhookURL+")")
 	f.StringVar(&fc.Alertmanager.URL, "alertmanager-url", "", "Alertmanager base URL (v2 API), e.g. http://alertmanager:9093")
 	f.BoolVar(&fc.LogNotifications, "log-notifications", fc.LogNotifications, "also write every notification to the log")
+	f.IntVar(&fc.KubeletLogLines, "kubelet-log-lines", fc.KubeletLogLines, "how many of a failed node's last kubelet log lines its incident keeps, read through the API server's node proxy where the kubelet answers log queries (needs get on nodes/proxy; 0: none)")
 	durationFlag(f, &fc.History.ScrapeInterval, "scrape-interval", "how often to scrape every Ready node's kubelet for the resource history (0: off)")
 	durationFlag(f, &fc.History.ScrapeTimeout, "scrape-timeout", "give up on one node's kubelet after this long")
 	f.IntVar(&fc.History.Workers, "scrape-workers", fc.History.Workers, "kubelets scraped in parallel")
@@ -158,6 +159,7 @@ func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 		"webhook-url-file":                func() { cfg.Webhook.URLFile = fc.Webhook.URLFile },
 		"alertmanager-url":                func() { cfg.Alertmanager.URL = fc.Alertmanager.URL },
 		"log-notifications":               func() { cfg.LogNotifications = fc.LogNotifications },
+		"kubelet-log-lines":               func() { cfg.KubeletLogLines = fc.KubeletLogLines },
 		"scrape-interval":                 func() { cfg.History.ScrapeInterval = fc.History.ScrapeInterval },
 		"scrape-timeout":                  func() { cfg.History.ScrapeTimeout = fc.History.ScrapeTimeout },
 		"scrape-workers":                  func() { cfg.History.Workers = fc.History.Workers },

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nodewatch/nodewatch/internal/detect"
+	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/notify"
 )
 
@@ -73,6 +74,9 @@ type Config struct {
 	Alertmanager Alertmanager `json:"alertmanager"`
 	// LogNotifications also writes every notification to the log (a sink).
 	LogNotifications bool `json:"logNotifications"`
+	// KubeletLogLines is how many of a failed node's last kubelet log lines
+	// its incident keeps, where the kubelet answers log queries (0: none).
+	KubeletLogLines int `json:"kubeletLogLines"`
 	// History configures the kubelet scraper and the resource history.
 	History History `json:"history"`
 }
@@ -167,6 +171,7 @@ func Default() Config {
 		},
 		Slack:            Slack{RatePerSecond: 1},
 		LogNotifications: true,
+		KubeletLogLines:  20,
 		History: History{
 			ScrapeInterval: Duration(30 * time.Second), ScrapeTimeout: Duration(10 * time.Second), Workers: 16,
 			KubeletAddressTypes: []string{"InternalIP", "Hostname", "ExternalIP"}, KubeletScheme: "https",
@@ -264,6 +269,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
 			add("externalURL: %q is not an absolute URL", c.ExternalURL)
 		}
+	}
+	if c.KubeletLogLines < 0 || c.KubeletLogLines > incident.MaxKubeletLogLines {
+		add("kubeletLogLines: must be in [0, %d], got %d", incident.MaxKubeletLogLines, c.KubeletLogLines)
 	}
 	if c.EvaluationInterval <= 0 {
 		add("evaluationInterval: must be positive, got %s", time.Duration(c.EvaluationInterval))

@@ -45,6 +45,11 @@ type Incident struct {
 	Events []Event `json:"events,omitempty"`
 	// Cause is the likely cause of a node failure, from the history.
 	Cause *health.Cause `json:"likelyCause,omitempty"`
+	// KubeletLog is the end of the node's kubelet log from the minutes
+	// before the failure, where its kubelet answers log queries;
+	// KubeletLogMissing says why there is none (yet).
+	KubeletLog        []string `json:"kubeletLog,omitempty"`
+	KubeletLogMissing string   `json:"kubeletLogMissing,omitempty"`
 	// Notifications are the messages queued for this incident.
 	Notifications []Notification `json:"notifications"`
 	// superseded is the rule of an escalation not yet announced.

@@ -49,6 +49,10 @@ type Options struct {
 	// the history explains it. It runs when a node incident opens or
 	// escalates, before its message is built.
 	Explain func(node string, at time.Time, pods []health.PodReport) *health.Cause
+	// KubeletLogs, when set, has node failures wait for their kubelet's
+	// log: someone reads KubeletLogRequests and answers through
+	// AttachKubeletLog (see kubeletlog.go).
+	KubeletLogs bool
 }
 
 // Manager keeps the open incidents. Its methods are safe for concurrent use.
@@ -62,6 +66,7 @@ type Manager struct {
 	groups  map[string]*group    // pending grouped node messages, by rule/status
 	dirty   map[*Incident]bool
 	unsaved []*notify.Message
+	logs    map[string]*logWant // by incident ID
 }
 
 // group is a node message waiting for its window to close.
@@ -83,7 +88,7 @@ func NewManager(p Persister, view ClusterView, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading open incidents: %w", err)
 	}
-	m := &Manager{opts: opts, p: p, view: view, open: map[string]*Incident{}, groups: map[string]*group{}, dirty: map[*Incident]bool{}}
+	m := &Manager{opts: opts, p: p, view: view, open: map[string]*Incident{}, groups: map[string]*group{}, dirty: map[*Incident]bool{}, logs: map[string]*logWant{}}
 	for _, inc := range open {
 		m.open[inc.Key] = inc
 	}
@@ -167,6 +172,7 @@ func (m *Manager) Observe(scope string, findings []detect.Finding, reports map[s
 			if f.Node != "" {
 				inc.Events = m.view.Events("Node", "", f.Node)
 				m.explain(inc, now)
+				m.wantLog(inc)
 			}
 			m.dirty[inc] = true
 			m.emit(inc, notify.Firing, now)
@@ -200,6 +206,7 @@ func (m *Manager) start(f detect.Finding, now time.Time) *Incident {
 		inc.Pods = m.podsOn(f.Node)
 		inc.Events = m.view.Events("Node", "", f.Node)
 		m.explain(inc, now)
+		m.wantLog(inc)
 	}
 	m.open[f.Key] = inc
 	m.dirty[inc] = true
@@ -213,6 +220,7 @@ func (m *Manager) resolve(inc *Incident, now time.Time) {
 	}
 	end := now
 	inc.End, inc.Status = &end, Resolved
+	m.logNodeBack(inc)
 	delete(m.open, inc.Key)
 	m.dirty[inc] = true
 	m.opts.Log.Info("incident resolved", "id", inc.ID, "rule", inc.Rule, "duration", inc.Duration(now).Round(time.Second))

@@ -86,12 +86,18 @@ func TestLikelyCauseInAlert(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &incs); err != nil {
 		t.Fatalf("incidents -o json: %v\n%s%s", err, r.stdout, r.stderr)
 	}
+	// The daemon asked the kubelet for its log when the node failed;
+	// kwok's kubelets do not serve log queries, and the incident says so.
+	said := regexp.MustCompile(`^` + victim + `'s kubelet (does not answer log queries|refused the log query \(HTTP 4\d\d: .+\))`)
 	found := false
 	for _, i := range incs {
 		if i.Node == victim && i.Cause != nil {
 			found = true
 			if i.Cause.Name != "unanswered-emails" || i.Cause.MemoryLimit != nil || i.Cause.GrowthBytesPerHour < 10<<30 || i.Cause.PageFaultsPerSecond <= 0 {
 				t.Errorf("incident %s's cause: %+v", i.ID, i.Cause)
+			}
+			if len(i.KubeletLog) != 0 || !said.MatchString(i.KubeletLogMissing) {
+				t.Errorf("incident %s's kubelet log from kwok: %q, missing %q; want why there is none", i.ID, i.KubeletLog, i.KubeletLogMissing)
 			}
 		}
 	}
@@ -118,7 +124,7 @@ func TestLikelyCauseInAlert(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &x); err != nil || r.code != 0 {
 		t.Fatalf("explain -o json: exit %d %v\n%s%s", r.code, err, r.stdout, r.stderr)
 	}
-	said := regexp.MustCompile(`^kubelet log: ` + victim + `'s kubelet (does not answer log queries|refused the log query \(HTTP 4\d\d: .+\))`)
+	said = regexp.MustCompile(`^kubelet log: ` + victim + `'s kubelet (does not answer log queries|refused the log query \(HTTP 4\d\d: .+\))`)
 	if len(x.KubeletLog) != 0 || !slices.ContainsFunc(x.Missing, said.MatchString) {
 		t.Errorf("explain's kubelet log from kwok: %q, missing %q; want it to say why there is none", x.KubeletLog, x.Missing)
 	}

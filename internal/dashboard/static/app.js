@@ -586,7 +586,17 @@
       section('Memory around the failure', drawChart(d.memory, d.range, { title: i.node ? 'Pods on the node (stacked) with its major page faults' : 'The workload\'s pods' })),
       section('Pods on the node when it failed', pods),
       section('Events', eventsTable((i.events || []).slice().reverse())),
+      i.node ? section('Kubelet log', kubeletLog(i)) : null,
       section('Suspects', suspectsTable(d.suspects))];
+  }
+
+  // kubeletLog is the end of the node's kubelet log kept with the incident
+  // (read through the API server's node proxy), or why there is none.
+  function kubeletLog(i) {
+    if ((i.kubeletLog || []).length) {
+      return [el('p', { class: 'muted' }, 'Its last lines from the minutes before the failure.'), el('pre', { class: 'script kubelet-log' }, i.kubeletLog.join('\n'))];
+    }
+    return empty(i.kubeletLogMissing || 'No kubelet log kept with this incident.');
   }
 
   const SEVERITY = { critical: 'bad', warning: 'warn', info: '' };
