@@ -81,6 +81,31 @@ func snapshot(c Cluster, namespace string) *cluster.Snapshot {
 	return s
 }
 
+// podSnapshots are the pods of each namespace that has any, in one pass
+// over the cache, with the owners they resolve through (shared): what
+// recommend.Recommend reads, for each namespace in turn. It returns the
+// namespaces sorted.
+func podSnapshots(c Cluster) ([]string, map[string]*cluster.Snapshot) {
+	pods := c.Pods()
+	count := map[string]int{}
+	for _, p := range pods {
+		count[p.Namespace]++
+	}
+	owners := c.Owners()
+	snaps := make(map[string]*cluster.Snapshot, len(count))
+	names := make([]string, 0, len(count))
+	for ns, n := range count {
+		snaps[ns] = &cluster.Snapshot{Pods: make([]cluster.Pod, 0, n), Owners: owners}
+		names = append(names, ns)
+	}
+	for _, p := range pods {
+		s := snaps[p.Namespace]
+		s.Pods = append(s.Pods, *p)
+	}
+	slices.Sort(names)
+	return names, snaps
+}
+
 // namespacesOf lists the namespaces that have pods, for the pages' picker.
 func namespacesOf(c Cluster) []string {
 	seen := map[string]bool{}
@@ -285,9 +310,10 @@ func (s *server) recommend(ctx context.Context, ns string, o recommend.Options) 
 		return recommend.Recommend(ctx, s.o.History, snapshot(s.o.Cluster, ns), o)
 	}
 	var all recommend.Report
-	for i, n := range namespacesOf(s.o.Cluster) {
+	names, snaps := podSnapshots(s.o.Cluster)
+	for i, n := range names {
 		o.Namespace = n
-		r, err := recommend.Recommend(ctx, s.o.History, snapshot(s.o.Cluster, n), o)
+		r, err := recommend.Recommend(ctx, s.o.History, snaps[n], o)
 		if err != nil {
 			return all, fmt.Errorf("namespace %s: %w", n, err)
 		}

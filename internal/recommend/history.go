@@ -116,7 +116,7 @@ func readHistory(ctx context.Context, a History, q historyQuery) (map[seriesKey]
 	}
 	memory := func(l labels.Labels, ps []promql.FPoint) {
 		if h := get(l); h != nil {
-			h.memory = append(h.memory, samplesOf(ps)...)
+			h.memory = concat(h.memory, samplesOf(ps))
 		}
 	}
 	if q.resolution == ResolutionRaw {
@@ -126,14 +126,14 @@ func readHistory(ctx context.Context, a History, q historyQuery) (map[seriesKey]
 		if _, err := src.samples(ctx, "container_cpu_usage_seconds_total", func(l labels.Labels, ps []promql.FPoint) {
 			if h := get(l); h != nil {
 				rates, resets := counterRates(ps)
-				h.cpu, h.restarts = append(h.cpu, rates...), append(h.restarts, resets...)
+				h.cpu, h.restarts = concat(h.cpu, rates), concat(h.restarts, resets)
 			}
 		}); err != nil {
 			return nil, err
 		}
 		if _, err := src.samples(ctx, "container_oom_events_total", func(l labels.Labels, ps []promql.FPoint) {
 			if h := get(l); h != nil {
-				h.ooms = append(h.ooms, counterRises(ps)...)
+				h.ooms = concat(h.ooms, counterRises(ps))
 			}
 		}); err != nil {
 			return nil, err
@@ -141,7 +141,7 @@ func readHistory(ctx context.Context, a History, q historyQuery) (map[seriesKey]
 	} else {
 		cpu := func(l labels.Labels, ps []promql.FPoint) {
 			if h := get(l); h != nil {
-				h.cpu = append(h.cpu, samplesOf(ps)...)
+				h.cpu = concat(h.cpu, samplesOf(ps))
 			}
 		}
 		w := windowsOf(q)
@@ -173,14 +173,14 @@ func readHistory(ctx context.Context, a History, q historyQuery) (map[seriesKey]
 		}
 		if err := src.windows(ctx, "container_cpu_usage_seconds_total", false, func(l labels.Labels, ts []time.Time) {
 			if h := get(l); h != nil {
-				h.restarts = append(h.restarts, ts...)
+				h.restarts = concat(h.restarts, ts)
 			}
 		}); err != nil {
 			return nil, err
 		}
 		if err := src.windows(ctx, "container_oom_events_total", true, func(l labels.Labels, ts []time.Time) {
 			if h := get(l); h != nil {
-				h.ooms = append(h.ooms, ts...)
+				h.ooms = concat(h.ooms, ts)
 			}
 		}); err != nil {
 			return nil, err
@@ -308,6 +308,17 @@ func (p *promQLSource) last(ctx context.Context, metric string, fn func(labels.L
 func sortedMatrix(m promql.Matrix) promql.Matrix {
 	slices.SortFunc(m, func(a, b promql.Series) int { return labels.Compare(a.Metric, b.Metric) })
 	return m
+}
+
+// concat is append(dst, src...), but src itself where dst is empty: most
+// containers come in one series, and a copy of every sample is what the
+// recommendations for a whole cluster spend most of their memory on. src
+// must be the caller's to give.
+func concat[T any](dst, src []T) []T {
+	if len(dst) == 0 && len(src) > 0 {
+		return src
+	}
+	return append(dst, src...)
 }
 
 func samplesOf(ps []promql.FPoint) []rightsize.Sample {

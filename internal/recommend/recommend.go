@@ -260,7 +260,9 @@ func sizeContainer(k workloadKey, c cluster.Container, pods []*cluster.Pod, hist
 			continue
 		}
 		p := pod(h.pod)
-		p.Memory, p.CPU = append(p.Memory, h.memory...), append(p.CPU, h.cpu...)
+		// The samples themselves, not copies (rightsize leaves its input
+		// as it is; each series is one pod's container, sized once).
+		p.Memory, p.CPU = concat(p.Memory, h.memory), concat(p.CPU, h.cpu)
 		p.OOMKills, p.Restarts = append(p.OOMKills, h.ooms...), append(p.Restarts, h.restarts...)
 		p.MemoryLimit = max(p.MemoryLimit, h.limit)
 	}
