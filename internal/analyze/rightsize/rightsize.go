@@ -204,7 +204,11 @@ type Stats struct {
 func Recommend(in Input, o Options) Recommendation {
 	var r Recommendation
 	pods := cleanPods(in.Pods)
-	var mem, cpu []float64
+	nMem, nCPU := 0, 0
+	for _, p := range pods {
+		nMem, nCPU = nMem+len(p.Memory), nCPU+len(p.CPU)
+	}
+	mem, cpu := make([]float64, 0, nMem), make([]float64, 0, nCPU)
 	var first, last time.Time
 	for _, p := range pods {
 		for _, s := range p.Memory {
@@ -216,7 +220,9 @@ func Recommend(in Input, o Options) Recommendation {
 				last = s.T
 			}
 		}
-		cpu = append(cpu, valuesOf(p.CPU)...)
+		for _, s := range p.CPU {
+			cpu = append(cpu, s.V)
+		}
 	}
 	r.Stats.Samples, r.Stats.Pods = len(mem), len(pods)
 	r.Stats.Span = last.Sub(first)
@@ -320,8 +326,22 @@ func cleanPods(in []Pod) []Pod {
 	return out
 }
 
+// clean returns s without NaN, infinite or negative values, sorted by
+// time: s itself when that is what it is already (nothing here writes to
+// a pod's samples), a copy otherwise.
 func clean(s []Sample) []Sample {
-	out := slices.DeleteFunc(slices.Clone(s), func(p Sample) bool { return math.IsNaN(p.V) || math.IsInf(p.V, 0) || p.V < 0 })
+	bad := func(p Sample) bool { return math.IsNaN(p.V) || math.IsInf(p.V, 0) || p.V < 0 }
+	ordered := true
+	for i, p := range s {
+		if bad(p) || (i > 0 && !s[i-1].T.Before(p.T)) {
+			ordered = false
+			break
+		}
+	}
+	if ordered {
+		return s
+	}
+	out := slices.DeleteFunc(slices.Clone(s), bad)
 	slices.SortFunc(out, func(a, b Sample) int { return a.T.Compare(b.T) })
 	return out
 }
@@ -381,7 +401,9 @@ next:
 				continue next
 			}
 		}
-		out = append(out, chain{samples: slices.Clone(p.Memory), last: p.Name})
+		// The pod's samples, at capacity: a pod joining the chain
+		// appends to a copy.
+		out = append(out, chain{samples: slices.Clip(p.Memory), last: p.Name})
 	}
 	return out
 }
@@ -492,7 +514,11 @@ func confidence(pods []Pod, batch bool, span time.Duration, samples int, o Optio
 	}
 	// Density: the share of each pod's life covered by samples at their
 	// usual interval (gaps in scraping lower it).
-	var gaps []float64
+	n := 0
+	for _, p := range pods {
+		n += max(0, len(p.Memory)-1)
+	}
+	gaps := make([]float64, 0, n)
 	for _, p := range pods {
 		for i := 1; i < len(p.Memory); i++ {
 			gaps = append(gaps, p.Memory[i].T.Sub(p.Memory[i-1].T).Seconds())
@@ -534,14 +560,6 @@ func percentile(xs []float64, q float64) float64 {
 		return xs[len(xs)-1]
 	}
 	return xs[i] + (xs[i+1]-xs[i])*(pos-float64(i))
-}
-
-func valuesOf(s []Sample) []float64 {
-	out := make([]float64, len(s))
-	for i, p := range s {
-		out[i] = p.V
-	}
-	return out
 }
 
 func roundUp(v, unit float64) int64 {
