@@ -202,7 +202,9 @@ func TestDashboard(t *testing.T) {
 		{"node", "/nodes/" + url.PathEscape(victim) + "?range=15m", []string{victim, culprit, "frontend", xssMessage, "NodeNotReady"}},
 		{"pod", "/pods/emails/" + url.PathEscape(culprit) + "?range=15m", []string{victim, "ReplicationController/unanswered-emails", "Leak verdict", "no limit"}},
 		{"incidents", "/incidents?range=15m", []string{victim, "unanswered-emails", "Suspects"}},
-		{"incident", "/incidents/" + url.PathEscape(failure.ID) + "?range=15m", []string{victim, culprit, "Top suspect on this node", "ReplicationController emails/unanswered-emails", xssMessage}},
+		{"incident", "/incidents/" + url.PathEscape(failure.ID) + "?range=15m", []string{victim, culprit, "Top suspect on this node", "ReplicationController emails/unanswered-emails", xssMessage,
+			// kwok's kubelets do not answer log queries: the page says why.
+			"Kubelet log", victim + "'s kubelet "}},
 		// The audit finds the culprit without requests or limits, with the
 		// kubectl command that fixes it.
 		{"audit", "/audit", []string{"Findings", "ReplicationController/unanswered-emails", "its only pod is BestEffort",
