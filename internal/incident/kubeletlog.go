@@ -18,7 +18,8 @@ import (
 // stale is often still alive), and, if the kubelet did not answer then,
 // once more when the node is back: its journal still holds the minutes
 // before the failure. A node that was replaced answers neither time, and
-// the incident says why.
+// the incident says why. A restart of the daemon takes the waits up again
+// from the open incidents it loads.
 const (
 	// logBefore and logAfter bound the log read around the incident's
 	// start: the minutes before the kubelet stopped reporting, and the
@@ -55,6 +56,15 @@ func (m *Manager) wantLog(inc *Incident) {
 	}
 	if _, ok := m.logs[inc.ID]; !ok {
 		m.logs[inc.ID] = &logWant{inc: inc, ready: true}
+	}
+}
+
+// wantLogAgain takes up, after a restart, an open incident's wait for its
+// kubelet log: asked now if it never was, else when the node is back.
+func (m *Manager) wantLogAgain(inc *Incident) {
+	m.wantLog(inc)
+	if w, ok := m.logs[inc.ID]; ok && inc.KubeletLogMissing != "" {
+		w.ready = false
 	}
 }
 

@@ -169,3 +169,31 @@ func TestKubeletLogEmpty(t *testing.T) {
 		t.Errorf("asked again: %+v", reqs)
 	}
 }
+
+// A restart loses no wait: an open incident never asked is asked at once,
+// one whose kubelet did not answer is asked when its node is back.
+func TestKubeletLogWaitSurvivesRestart(t *testing.T) {
+	m, st, now := newLogTest(t, true)
+	m.Observe("node/", []detect.Finding{down("a", detect.NodeNotReady), down("b", detect.NodeNotReady)}, nil)
+	var tried string
+	for _, r := range m.KubeletLogRequests() {
+		if r.Node == "a" {
+			tried = r.Incident
+			m.AttachKubeletLog(r.Incident, nil, errors.New("a's kubelet: connection refused"))
+		}
+	}
+	flush(t, m)
+	m, err := NewManager(st, view{}, Options{Now: func() time.Time { return *now }, KubeletLogs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := m.KubeletLogRequests()
+	if len(reqs) != 1 || reqs[0].Node != "b" {
+		t.Fatalf("after a restart: %+v, want node b's log asked at once, a's not yet", reqs)
+	}
+	m.Observe("node/", []detect.Finding{down("b", detect.NodeNotReady)}, nil) // a is back
+	reqs = m.KubeletLogRequests()
+	if len(reqs) != 1 || reqs[0].Incident != tried {
+		t.Errorf("a back after the restart: %+v, want its incident %s asked again", reqs, tried)
+	}
+}

@@ -91,6 +91,7 @@ func NewManager(p Persister, view ClusterView, opts Options) (*Manager, error) {
 	m := &Manager{opts: opts, p: p, view: view, open: map[string]*Incident{}, groups: map[string]*group{}, dirty: map[*Incident]bool{}, logs: map[string]*logWant{}}
 	for _, inc := range open {
 		m.open[inc.Key] = inc
+		m.wantLogAgain(inc)
 	}
 	return m, nil
 }
