@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -51,7 +52,7 @@ func newDirectSource(db storage.Queryable, q historyQuery) *directSource {
 }
 
 func (d *directSource) samples(ctx context.Context, metric string, fn func(labels.Labels, []promql.FPoint)) (int, error) {
-	return d.each(ctx, metric, d.mint, d.maxt, false, fn)
+	return d.each(ctx, metric, d.mint, d.maxt, false, nil, fn)
 }
 
 func (d *directSource) windows(ctx context.Context, metric string, rose bool, fn func(labels.Labels, []time.Time)) error {
@@ -61,7 +62,7 @@ func (d *directSource) windows(ctx context.Context, metric string, rose bool, fn
 		return nil
 	}
 	width := (5 * time.Minute).Milliseconds()
-	_, err := d.each(ctx, metric, start-width, end, false, func(l labels.Labels, ps []promql.FPoint) {
+	_, err := d.each(ctx, metric, start-width, end, false, nil, func(l labels.Labels, ps []promql.FPoint) {
 		if ts := windowHits(ps, start, end, step, width, rose); len(ts) > 0 {
 			fn(l, ts)
 		}
@@ -69,13 +70,49 @@ func (d *directSource) windows(ctx context.Context, metric string, rose bool, fn
 	return err
 }
 
+// recent is how far back last looks first: a live container's newest
+// sample is within a few scrapes of now.
+const recent = 10 * time.Minute
+
+// last reads the series' last minutes first and the whole range only for
+// the series without a sample there (pods gone): a series' newest sample
+// in the range is its newest in any suffix of the range that holds one,
+// and decoding a week of limits to keep one value was a quarter of the
+// 5m resolution's read.
 func (d *directSource) last(ctx context.Context, metric string, fn func(labels.Labels, float64)) error {
-	_, err := d.each(ctx, metric, d.mint, d.maxt, true, func(l labels.Labels, ps []promql.FPoint) {
-		if len(ps) > 0 {
-			fn(l, ps[0].F)
+	type result struct {
+		l  labels.Labels
+		v  float64
+		ok bool // the newest sample is a float
+	}
+	var out []result
+	found := map[uint64][]labels.Labels{} // by hash, for the skip
+	seen := func(l labels.Labels) bool {
+		return slices.ContainsFunc(found[l.Hash()], func(x labels.Labels) bool { return labels.Equal(x, l) })
+	}
+	keep := func(l labels.Labels, ps []promql.FPoint) {
+		r := result{l: l, ok: len(ps) > 0}
+		if r.ok {
+			r.v = ps[0].F
 		}
-	})
-	return err
+		out = append(out, r)
+		found[l.Hash()] = append(found[l.Hash()], l)
+	}
+	if from := d.maxt - recent.Milliseconds(); from > d.mint {
+		if _, err := d.each(ctx, metric, from, d.maxt, true, nil, keep); err != nil {
+			return err
+		}
+	}
+	if _, err := d.each(ctx, metric, d.mint, d.maxt, true, seen, keep); err != nil {
+		return err
+	}
+	slices.SortFunc(out, func(a, b result) int { return labels.Compare(a.l, b.l) })
+	for _, r := range out {
+		if r.ok {
+			fn(r.l, r.v)
+		}
+	}
+	return nil
 }
 
 // each calls fn with every series of metric in scope that has a sample in
@@ -83,8 +120,10 @@ func (d *directSource) last(ctx context.Context, metric string, fn func(labels.L
 // staleness markers, as PromQL's range selectors read them (a series of
 // native histograms comes with no floats, as in a query's result). With
 // last, fn gets the newest sample only, and none when that is a histogram
-// (last_over_time's).
-func (d *directSource) each(ctx context.Context, metric string, mint, maxt int64, last bool, fn func(labels.Labels, []promql.FPoint)) (int, error) {
+// (last_over_time's). Series skip says yes to are passed over unread.
+func (d *directSource) each(ctx context.Context, metric string, mint, maxt int64, last bool, skip func(labels.Labels) bool,
+	fn func(labels.Labels, []promql.FPoint),
+) (int, error) {
 	q, err := d.db.Querier(mint+1, maxt)
 	if err != nil {
 		return 0, err
@@ -98,6 +137,9 @@ func (d *directSource) each(ctx context.Context, metric string, mint, maxt int64
 			return n, err
 		}
 		s := set.At()
+		if skip != nil && skip(s.Labels()) {
+			continue
+		}
 		d.it = s.Iterator(d.it)
 		d.buf = d.buf[:0]
 		found := false

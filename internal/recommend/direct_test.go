@@ -37,8 +37,9 @@ func (p promQLOnly) QueryRange(ctx context.Context, q string, start, end time.Ti
 // 0; gaps; a staleness marker; a container in two series (its workload
 // labels added on the way, both scraped for an hour, with different
 // values); limits that change; pause containers and cgroup totals to leave
-// out; samples exactly at the ends of the range. It returns the store
-// (partly compacted into blocks, the rest in the head) and its now.
+// out; samples exactly at the ends of the range; a limit whose last samples
+// are staleness markers. It returns the store (partly compacted into
+// blocks, the rest in the head) and its now.
 func directFixture(t *testing.T) (*history.DB, time.Time) {
 	t.Helper()
 	db, err := history.Open(t.TempDir(), history.Options{})
@@ -111,6 +112,9 @@ func directFixture(t *testing.T) (*history.DB, time.Time) {
 			}
 			if k == 8 {
 				limit = 0 // no limit
+			}
+			if k == 5 && i >= steps-40 {
+				limit = stale // the last 20 minutes
 			}
 			add("container_spec_memory_limit_bytes", c, i, limit)
 		}
