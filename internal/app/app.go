@@ -183,6 +183,16 @@ func (a *App) Run(ctx context.Context) error {
 	debug.FreeOSMemory()
 	wg.Go(func() { releaseMemory(runCtx, time.Minute) })
 	a.log.Info("informers synced", "nodes", len(cache.Nodes()))
+	if histAPI != nil {
+		// The recommendations page's default report, computed once now so
+		// that its first view is served from the page's cache: a warm
+		// cache, not a faster report (BENCHMARKS.md).
+		wg.Go(func() {
+			if err := ui.WarmRecommendations(runCtx); err != nil && runCtx.Err() == nil {
+				a.log.Warn("computing the recommendations page's default report", "err", err)
+			}
+		})
+	}
 	if hist != nil {
 		c := newCollector(a, cache, hist, m.reg)
 		c.observe = func(scope string, f []detect.Finding) { mgr.Observe(scope, f, nil) }

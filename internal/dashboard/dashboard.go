@@ -95,11 +95,38 @@ type server struct {
 	recs     reportCache
 }
 
+// Dashboard is the dashboard's handler (Handler).
+type Dashboard struct {
+	http.Handler
+	s *server
+}
+
+// WarmRecommendations computes the report the recommendations page shows
+// when viewed without parameters — every namespace, the last 7 days — into
+// the page's cache, so that a first view after the daemon starts is served
+// from it instead of waiting for it. A warm cache, not a faster report:
+// the report is as old as the start when first viewed (then refreshed in
+// the background as any, see reportCache), and a view after 10 minutes
+// without one still waits. Call it once the cluster cache has synced; it
+// returns when the report is kept, or with ctx's error. Without a history
+// it does nothing.
+func (d *Dashboard) WarmRecommendations(ctx context.Context) error {
+	if d.s.o.History == nil {
+		return nil
+	}
+	p, err := d.s.defaultReport()
+	if err != nil {
+		return err
+	}
+	_, err = d.s.report(ctx, p)
+	return err
+}
+
 // Handler returns the dashboard: pages at /, /nodes/{name},
 // /pods/{namespace}/{name}, /incidents and /incidents/{id} (the link alerts
 // carry when --external-url is set), /audit and /recommendations, assets
 // under /ui/static/ and the pages' JSON under /api/ui/. Mount it at "/".
-func Handler(o Options) (http.Handler, error) {
+func Handler(o Options) (*Dashboard, error) {
 	var errs []error
 	if o.Cluster == nil {
 		errs = append(errs, errors.New("dashboard: Cluster must be set"))
@@ -155,7 +182,7 @@ func Handler(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET /api/ui/incidents/{id}", s.api(s.incident))
 	mux.HandleFunc("GET /api/ui/audit", s.api(s.auditPage))
 	mux.HandleFunc("GET /api/ui/recommendations", s.api(s.recommendationsPage))
-	return secure(mux), nil
+	return &Dashboard{Handler: secure(mux), s: s}, nil
 }
 
 // secure sets the headers that keep the pages' data inert: scripts only

@@ -274,14 +274,10 @@ func (s *server) recommendationsPage(r *http.Request, rng timeRange) (any, error
 		out.Warnings = append(out.Warnings, noHistory)
 		return out, nil
 	}
-	key := fmt.Sprint(ns, "|", since, "|", q.Get("end"), "|", minHistory, "|", minSamples, "|", cpuLimits)
-	rep, err := s.recs.get(key, s.o.RecommendTTL, s.o.Now(), func() (recommend.Report, error) {
-		// Not the request's context: the cache may compute after the
-		// response (a background refresh).
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Minute)
-		defer cancel()
-		return s.recommend(ctx, ns, recommend.Options{Now: rng.End, Since: since, Resolution: res, Sizing: sizing})
-	})
+	// Not the request's context: the cache may compute after the
+	// response (a background refresh).
+	rep, err := s.report(context.WithoutCancel(r.Context()), reportParams{namespace: ns, end: rng.End, pinned: q.Get("end"), since: since, resolution: res,
+		minHistory: minHistory, minSamples: minSamples, cpuLimits: cpuLimits, sizing: sizing})
 	if err != nil {
 		return nil, fmt.Errorf("recommendations from the history: %w", err)
 	}
@@ -294,6 +290,48 @@ func (s *server) recommendationsPage(r *http.Request, rng timeRange) (any, error
 	_ = recommend.WritePatches(&script, rep, "")
 	out.Script = script.String()
 	return out, nil
+}
+
+// reportParams are what a recommendations report is computed for.
+type reportParams struct {
+	namespace string // "" for all
+	end       time.Time
+	// pinned is the page's ?end= as given, "" for now: a report for now
+	// is one entry of the cache, whatever now was when it was computed.
+	pinned     string
+	since      time.Duration
+	resolution string
+	minHistory time.Duration
+	minSamples int
+	cpuLimits  bool
+	sizing     rightsize.Options // from minHistory, minSamples and cpuLimits
+}
+
+func (p reportParams) key() string {
+	return fmt.Sprint(p.namespace, "|", p.since, "|", p.pinned, "|", p.minHistory, "|", p.minSamples, "|", p.cpuLimits)
+}
+
+// report returns the report for p from the cache, computing it when there
+// is none fresh enough: in the background too (a refresh), after report
+// has returned, under ctx.
+func (s *server) report(ctx context.Context, p reportParams) (recommend.Report, error) {
+	return s.recs.get(p.key(), s.o.RecommendTTL, s.o.Now(), func() (recommend.Report, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		return s.recommend(ctx, p.namespace, recommend.Options{Now: p.end, Since: p.since, Resolution: p.resolution, Sizing: p.sizing})
+	})
+}
+
+// defaultReport are the parameters of the recommendations page viewed
+// without any: every namespace, the default range ending now, the default
+// sizing.
+func (s *server) defaultReport() (reportParams, error) {
+	def := rightsize.DefaultOptions()
+	p := reportParams{end: s.o.Now(), since: defaultSince, minHistory: def.MinSpan, minSamples: def.MinSamples}
+	p.resolution, _ = recommend.ResolveResolution(recommend.ResolutionAuto, p.since)
+	var err error
+	p.sizing, err = recommend.Sizing(p.minHistory, p.minSamples, p.cpuLimits)
+	return p, err
 }
 
 // recommend sizes the workloads of namespace ns, or of every namespace

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/storage"
+
 	"github.com/nodewatch/nodewatch/internal/audit"
 	"github.com/nodewatch/nodewatch/internal/golden"
+	"github.com/nodewatch/nodewatch/internal/history"
 	"github.com/nodewatch/nodewatch/internal/recommend"
 )
 
@@ -78,9 +83,10 @@ func TestAuditPage(t *testing.T) {
 }
 
 type recommendationsPayload struct {
-	Warnings   []string `json:"warnings"`
-	Since      string   `json:"since"`
-	Resolution string   `json:"resolution"`
+	Warnings   []string  `json:"warnings"`
+	Generated  time.Time `json:"generated"`
+	Since      string    `json:"since"`
+	Resolution string    `json:"resolution"`
 	Workloads  []struct {
 		Namespace, Kind, Name string
 		Containers            []struct {
@@ -190,5 +196,63 @@ func TestReportCacheServesStaleWhileRefreshing(t *testing.T) {
 	// Too old to show: the view waits for a new one.
 	if got := get(t0.Add(time.Hour)); got != 3 || <-calls != 3 {
 		t.Errorf("an hour-old report: got %d, want a new one", got)
+	}
+}
+
+// readCounter is the fixture's history, counting the direct reads of its
+// series (the recommendations read one a namespace).
+type readCounter struct {
+	*history.DB
+	reads atomic.Int64
+}
+
+func (c *readCounter) Queryable() storage.Queryable {
+	c.reads.Add(1)
+	return c.DB.Queryable()
+}
+
+// TestWarmRecommendations: the report WarmRecommendations computes at the
+// start is the one a first view without parameters would compute, and a
+// view half a minute later is served it without reading the history;
+// without the warm-up, the first view reads it.
+func TestWarmRecommendations(t *testing.T) {
+	f := newFixture(t)
+	first := func(warm bool) (recommendationsPayload, int64) {
+		t.Helper()
+		clock := now
+		hist := &readCounter{DB: f.history}
+		d, err := Handler(Options{Cluster: f.cluster, Incidents: f.incidents, History: hist, Now: func() time.Time { return clock }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if warm {
+			if err := d.WarmRecommendations(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if hist.reads.Load() == 0 {
+				t.Fatal("the warm-up read no history")
+			}
+			clock = now.Add(30 * time.Second)
+		}
+		before := hist.reads.Load()
+		var got recommendationsPayload
+		get(t, d, "/api/ui/recommendations", &got)
+		return got, hist.reads.Load() - before
+	}
+	warmed, reads := first(true)
+	mustf(t, reads == 0, "the first view after the warm-up read the history %d times", reads)
+	cold, reads := first(false)
+	mustf(t, reads > 0, "a first view without the warm-up read no history")
+	mustf(t, cold.Since == "7d" && cold.Resolution == "5m" && len(cold.Workloads) == 3, "first view: since %s resolution %s, %d workloads", cold.Since, cold.Resolution, len(cold.Workloads))
+	if !reflect.DeepEqual(warmed.Workloads, cold.Workloads) || warmed.Script != cold.Script || !warmed.Generated.Equal(cold.Generated) {
+		t.Errorf("the warm report (generated %s)\n%+v\ndiffers from a first view's (%s)\n%+v", warmed.Generated, warmed.Workloads, cold.Generated, cold.Workloads)
+	}
+
+	d, err := Handler(Options{Cluster: f.cluster, Incidents: f.incidents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WarmRecommendations(t.Context()); err != nil {
+		t.Errorf("without a history: %v", err)
 	}
 }
