@@ -20,8 +20,10 @@ import (
 // server side of BenchmarkPages1000Nodes) and the drawing of its tables
 // and charts. Reports p50 and max per page. The recommendations come from
 // the page's one-minute cache after the first load (the testing package
-// runs each sub-benchmark once before timing it); a first load costs the
-// server side of BenchmarkPages1000Nodes more. Needs Chromium
+// runs each sub-benchmark once before timing it), as after the daemon's
+// warm-up (Dashboard.WarmRecommendations); recommendations-first-view is
+// the same page from a server whose cache is always cold, as a first view
+// without the warm-up, or after 10 minutes without a view. Needs Chromium
 // ($NODEWATCH_CHROMIUM, or chromium on $PATH); skipped without it.
 func BenchmarkBrowser1000Nodes(b *testing.B) {
 	chromium := ""
@@ -34,8 +36,14 @@ func BenchmarkBrowser1000Nodes(b *testing.B) {
 	if chromium == "" {
 		b.Skip("no Chromium (apt-get install -y chromium, or set $NODEWATCH_CHROMIUM)")
 	}
-	srv := httptest.NewServer(fixture1000(b, Options{}))
+	t0 := time.Now()
+	hs := fixture1000Handlers(b, Options{},
+		// The clock moves, so that a cached report is never fresh; ?end=
+		// pins the range.
+		Options{RecommendTTL: time.Nanosecond, Now: func() time.Time { return now.Add(time.Since(t0)) }})
+	srv, cold := httptest.NewServer(hs[0]), httptest.NewServer(hs[1])
 	defer srv.Close()
+	defer cold.Close()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(b.TempDir()),
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
@@ -47,11 +55,23 @@ func BenchmarkBrowser1000Nodes(b *testing.B) {
 		b.Fatalf("starting Chromium (%s): %v", chromium, err)
 	}
 	end := fmt.Sprintf("&end=%d", now.Unix())
+	type browserPage struct {
+		name, path string
+		srv        *httptest.Server
+	}
+	var pages []browserPage
 	for _, page := range pages1000 {
 		path := strings.TrimPrefix(page.path, "/api/ui")
 		if page.name == "overview" {
 			path = strings.Replace(path, "/overview", "/", 1)
 		}
+		pages = append(pages, browserPage{page.name, path, srv})
+		if page.name == "recommendations" {
+			pages = append(pages, browserPage{page.name + "-first-view", path, cold})
+		}
+	}
+	for _, page := range pages {
+		path, srv := page.path, page.srv
 		b.Run(page.name, func(b *testing.B) {
 			var lat []time.Duration
 			load := func() time.Duration {
