@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/nodewatch/nodewatch/internal/analyze/rightsize"
+	"github.com/nodewatch/nodewatch/internal/cluster"
 	"github.com/nodewatch/nodewatch/internal/collect"
 	"github.com/nodewatch/nodewatch/internal/history"
 )
@@ -111,7 +113,8 @@ func weekStore(b *testing.B) (*history.DB, time.Time) {
 // BenchmarkPages1000Nodes/recommendations reads), and 7 days at the 5m
 // resolution (the recommendations page's default range: 5-minute
 // aggregates, and the raw CPU and OOM counters for the restarts and OOM
-// kills). Reports ms per container read.
+// kills); and the whole report (direct+sizing), read directly and sized as
+// the dashboard computes it. Reports ms per container.
 func BenchmarkReadHistory(b *testing.B) {
 	db, end := weekStore(b)
 	ctx := context.Background()
@@ -154,5 +157,58 @@ func BenchmarkReadHistory(b *testing.B) {
 				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000/float64(week.containers), "ms/container")
 			})
 		}
+		// The whole report, read directly and sized, one namespace at a
+		// time as the dashboard computes it.
+		b.Run(tc.name+"/direct+sizing", func(b *testing.B) {
+			b.ReportAllocs()
+			snaps := weekSnapshots()
+			def := rightsize.DefaultOptions()
+			sizing, err := Sizing(def.MinSpan, def.MinSamples, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var lat []time.Duration
+			for range b.N {
+				t0 := time.Now()
+				sized := 0
+				for ns, snap := range snaps {
+					r, err := Recommend(ctx, db, snap, Options{Namespace: fmt.Sprintf("ns-%d", ns), Now: end, Since: tc.since, Resolution: tc.resolution, Sizing: sizing})
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, w := range r.Workloads {
+						for _, c := range w.Containers {
+							if c.Status != StatusNoData {
+								sized++
+							}
+						}
+					}
+				}
+				lat = append(lat, time.Since(t0))
+				if sized != len(snaps) {
+					b.Fatalf("%d workloads sized, want %d", sized, len(snaps))
+				}
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000/float64(week.containers), "ms/container")
+		})
 	}
+}
+
+// weekSnapshots are the live pods of weekStore's containers, one snapshot
+// per namespace: each namespace's pods are one Deployment's.
+func weekSnapshots() []*cluster.Snapshot {
+	out := make([]*cluster.Snapshot, 10)
+	for ns := range out {
+		out[ns] = cluster.NewSnapshot()
+		out[ns].Owners.Add("ReplicaSet", fmt.Sprintf("ns-%d", ns), fmt.Sprintf("app-%d-7d9f", ns), cluster.Owner{Kind: "Deployment", Name: fmt.Sprintf("app-%d", ns)})
+	}
+	for i := range week.containers {
+		ns := i % 10
+		out[ns].Pods = append(out[ns].Pods, cluster.Pod{Namespace: fmt.Sprintf("ns-%d", ns), Name: fmt.Sprintf("app-%d-%05d", ns, i),
+			Owner: cluster.Owner{Kind: "ReplicaSet", Name: fmt.Sprintf("app-%d-7d9f", ns)}, TemplateHash: "7d9f", Phase: "Running",
+			Containers: []cluster.Container{{Name: "app"}}})
+	}
+	return out
 }
