@@ -144,6 +144,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer ui.Close() // before the history its reports read
 	mux.Handle("/", ui)
 	srv := &http.Server{Handler: dashboard.RequireToken(a.cfg.AuthToken, mux), ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup

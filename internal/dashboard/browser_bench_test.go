@@ -22,8 +22,9 @@ import (
 // the page's one-minute cache after the first load (the testing package
 // runs each sub-benchmark once before timing it), as after the daemon's
 // warm-up (Dashboard.WarmRecommendations); recommendations-first-view is
-// the same page from a server whose cache is always cold, as a first view
-// without the warm-up, or after 10 minutes without a view. Needs Chromium
+// the same page for a range no report is cached for (coldEnd), as a first
+// view without the warm-up: the page waits for the report, asking again
+// while the server says it is pending. Needs Chromium
 // ($NODEWATCH_CHROMIUM, or chromium on $PATH); skipped without it.
 func BenchmarkBrowser1000Nodes(b *testing.B) {
 	chromium := ""
@@ -36,14 +37,8 @@ func BenchmarkBrowser1000Nodes(b *testing.B) {
 	if chromium == "" {
 		b.Skip("no Chromium (apt-get install -y chromium, or set $NODEWATCH_CHROMIUM)")
 	}
-	t0 := time.Now()
-	hs := fixture1000Handlers(b, Options{},
-		// The clock moves, so that a cached report is never fresh; ?end=
-		// pins the range.
-		Options{RecommendTTL: time.Nanosecond, Now: func() time.Time { return now.Add(time.Since(t0)) }})
-	srv, cold := httptest.NewServer(hs[0]), httptest.NewServer(hs[1])
+	srv := httptest.NewServer(fixture1000(b, Options{}))
 	defer srv.Close()
-	defer cold.Close()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(b.TempDir()),
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
@@ -54,10 +49,9 @@ func BenchmarkBrowser1000Nodes(b *testing.B) {
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		b.Fatalf("starting Chromium (%s): %v", chromium, err)
 	}
-	end := fmt.Sprintf("&end=%d", now.Unix())
 	type browserPage struct {
 		name, path string
-		srv        *httptest.Server
+		cold       bool // every load a range no report is cached for
 	}
 	var pages []browserPage
 	for _, page := range pages1000 {
@@ -65,18 +59,22 @@ func BenchmarkBrowser1000Nodes(b *testing.B) {
 		if page.name == "overview" {
 			path = strings.Replace(path, "/overview", "/", 1)
 		}
-		pages = append(pages, browserPage{page.name, path, srv})
+		pages = append(pages, browserPage{page.name, path, false})
 		if page.name == "recommendations" {
-			pages = append(pages, browserPage{page.name + "-first-view", path, cold})
+			pages = append(pages, browserPage{page.name + "-first-view", path, true})
 		}
 	}
 	for _, page := range pages {
-		path, srv := page.path, page.srv
+		path := page.path
 		b.Run(page.name, func(b *testing.B) {
 			var lat []time.Duration
 			load := func() time.Duration {
 				ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 				defer cancel()
+				end := fmt.Sprintf("&end=%d", now.Unix())
+				if page.cold {
+					end = coldEnd()
+				}
 				t0 := time.Now()
 				if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+path+end), chromedp.WaitVisible(chromedp.CSS(`body[data-loaded]`))); err != nil {
 					b.Fatalf("loading %s: %v", path, err)

@@ -76,9 +76,12 @@ type Options struct {
 	// (default 30 s).
 	Policies  PolicyLister
 	PolicyTTL time.Duration
-	// RecommendTTL is how long a recommendations report is reused
-	// (default 1 minute).
-	RecommendTTL time.Duration
+	// RecommendTTL is how long a recommendations report is reused as it
+	// is (default 1 minute); an older one is shown while a fresh one is
+	// computed. RecommendWait is how long a view with no report waits for
+	// one (default 800 ms) before it says the report is being computed.
+	RecommendTTL  time.Duration
+	RecommendWait time.Duration
 }
 
 //go:embed static
@@ -103,13 +106,11 @@ type Dashboard struct {
 
 // WarmRecommendations computes the report the recommendations page shows
 // when viewed without parameters — every namespace, the last 7 days — into
-// the page's cache, so that a first view after the daemon starts is served
-// from it instead of waiting for it. A warm cache, not a faster report:
-// the report is as old as the start when first viewed (then refreshed in
-// the background as any, see reportCache), and a view after 10 minutes
-// without one still waits. Call it once the cluster cache has synced; it
-// returns when the report is kept, or with ctx's error. Without a history
-// it does nothing.
+// the page's cache, so that no view of it waits: a first view is served it,
+// later ones it or a fresher one (see reportCache). A warm cache, not a
+// faster report: a view during the warm-up says the report is being
+// computed. Call it once the cluster cache has synced; it returns when the
+// report is kept, or with ctx's error. Without a history it does nothing.
 func (d *Dashboard) WarmRecommendations(ctx context.Context) error {
 	if d.s.o.History == nil {
 		return nil
@@ -118,9 +119,13 @@ func (d *Dashboard) WarmRecommendations(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.s.report(ctx, p)
+	_, err = d.s.report(ctx, p, 0)
 	return err
 }
+
+// Close ends the reports being computed in the background and waits for
+// them: call it before closing the history they read.
+func (d *Dashboard) Close() { d.s.recs.close() }
 
 // Handler returns the dashboard: pages at /, /nodes/{name},
 // /pods/{namespace}/{name}, /incidents and /incidents/{id} (the link alerts
@@ -140,8 +145,8 @@ func Handler(o Options) (*Dashboard, error) {
 	if err := o.Leak.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("dashboard: leak: %w", err))
 	}
-	if o.MaxPoints < 0 || o.MaxRange < 0 || o.PolicyTTL < 0 || o.RecommendTTL < 0 {
-		errs = append(errs, errors.New("dashboard: MaxPoints, MaxRange, PolicyTTL and RecommendTTL must not be negative"))
+	if o.MaxPoints < 0 || o.MaxRange < 0 || o.PolicyTTL < 0 || o.RecommendTTL < 0 || o.RecommendWait < 0 {
+		errs = append(errs, errors.New("dashboard: MaxPoints, MaxRange, PolicyTTL, RecommendTTL and RecommendWait must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -164,7 +169,10 @@ func Handler(o Options) (*Dashboard, error) {
 	if o.RecommendTTL == 0 {
 		o.RecommendTTL = time.Minute
 	}
-	s := &server{o: o}
+	if o.RecommendWait == 0 {
+		o.RecommendWait = 800 * time.Millisecond
+	}
+	s := &server{o: o, recs: reportCache{log: o.Log}}
 	static, _ := fs.Sub(staticFS, "static")
 	mux := http.NewServeMux()
 	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))

@@ -233,7 +233,7 @@ func newFixture(t testing.TB) *fixture {
 func (f *fixture) handler(t testing.TB) http.Handler {
 	t.Helper()
 	h, err := Handler(Options{Cluster: f.cluster, Incidents: f.incidents, Events: f.events, History: f.history, Now: func() time.Time { return now },
-		Policies: f.listPolicies})
+		Policies: f.listPolicies, RecommendWait: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

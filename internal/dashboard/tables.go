@@ -222,6 +222,17 @@ type recommendationsJSON struct {
 	// Script is every patch as one reviewable shell script: the output of
 	// `nodewatch recommend -o patch`.
 	Script string `json:"script"`
+	// Refreshing: the report is older than a minute (Generated says when
+	// it was computed) and a fresh one is being computed.
+	Refreshing bool `json:"refreshing,omitempty"`
+	// Pending, when set, says the report is being computed and none is
+	// kept yet: the page asks again.
+	Pending *pendingJSON `json:"pending,omitempty"`
+}
+
+// pendingJSON is a report being computed.
+type pendingJSON struct {
+	Since time.Time `json:"since"`
 }
 
 // recommendationsPage is `nodewatch recommend [-n NS] --since RANGE -o json`
@@ -274,13 +285,17 @@ func (s *server) recommendationsPage(r *http.Request, rng timeRange) (any, error
 		out.Warnings = append(out.Warnings, noHistory)
 		return out, nil
 	}
-	// Not the request's context: the cache may compute after the
-	// response (a background refresh).
-	rep, err := s.report(context.WithoutCancel(r.Context()), reportParams{namespace: ns, end: rng.End, pinned: q.Get("end"), since: since, resolution: res,
-		minHistory: minHistory, minSamples: minSamples, cpuLimits: cpuLimits, sizing: sizing})
+	got, err := s.report(r.Context(), reportParams{namespace: ns, end: rng.End, pinned: q.Get("end"), since: since, resolution: res,
+		minHistory: minHistory, minSamples: minSamples, cpuLimits: cpuLimits, sizing: sizing}, s.o.RecommendWait)
 	if err != nil {
 		return nil, fmt.Errorf("recommendations from the history: %w", err)
 	}
+	if got.pending != nil {
+		out.Pending = &pendingJSON{Since: got.pending.started.UTC()}
+		return out, nil
+	}
+	rep := got.report
+	out.Refreshing = got.refreshing
 	out.Generated, out.Since, out.Resolution = rep.Generated.UTC(), rep.Since, rep.Resolution
 	out.MemoryReservedBefore, out.MemoryReservedAfter, out.UnmatchedPods = rep.MemoryReservedBefore, rep.MemoryReservedAfter, rep.UnmatchedPods
 	for _, w := range rep.Workloads {
@@ -311,16 +326,21 @@ func (p reportParams) key() string {
 	return fmt.Sprint(p.namespace, "|", p.since, "|", p.pinned, "|", p.minHistory, "|", p.minSamples, "|", p.cpuLimits)
 }
 
-// report returns the report for p from the cache, computing it when there
-// is none fresh enough: in the background too (a refresh), after report
-// has returned, under ctx.
-func (s *server) report(ctx context.Context, p reportParams) (recommend.Report, error) {
-	return s.recs.get(p.key(), s.o.RecommendTTL, s.o.Now(), func() (recommend.Report, error) {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+// report returns what the cache has for p, computing it when there is
+// none fresh enough, waiting at most wait (≤ 0: until it is there) when
+// there is none at all. The computation is not bound to ctx, which only
+// ends the wait: it may go on after the view has returned.
+func (s *server) report(ctx context.Context, p reportParams, wait time.Duration) (cached, error) {
+	return s.recs.get(ctx, p.key(), s.o.RecommendTTL, wait, s.o.Now(), func(ctx context.Context) (recommend.Report, error) {
+		ctx, cancel := context.WithTimeout(ctx, reportTimeout)
 		defer cancel()
 		return s.recommend(ctx, p.namespace, recommend.Options{Now: p.end, Since: p.since, Resolution: p.resolution, Sizing: p.sizing})
 	})
 }
+
+// reportTimeout bounds one report's computation: a week of history for
+// every namespace at 30,000 pods takes about 50 s.
+const reportTimeout = 5 * time.Minute
 
 // defaultReport are the parameters of the recommendations page viewed
 // without any: every namespace, the default range ending now, the default
@@ -381,100 +401,4 @@ func shortWidth(d time.Duration) string {
 		return fmt.Sprintf("%dd", d/day)
 	}
 	return model.Duration(d).String()
-}
-
-// reportCache keeps recommendation reports for a while: they are read from
-// days of history and change slowly, and computing one for every namespace
-// of a large cluster is the heaviest thing the dashboard does (at 30,000
-// pods 0.7 s over 3 hours, about 50 s over a week: BENCHMARKS.md). A
-// report younger than the TTL is served as it is; one up to maxStale TTLs
-// old is served at once while a fresh one is computed in the background,
-// so only a first view waits (and none after the daemon's warm-up,
-// Dashboard.WarmRecommendations). One is computed at a time, so two open
-// tabs never double the memory it takes.
-type reportCache struct {
-	mu         sync.Mutex
-	entries    map[string]cachedReport
-	refreshing map[string]bool
-	computing  sync.Mutex // one computation at a time
-}
-
-// maxCachedReports bounds the reports kept (namespaces × ranges × options).
-const maxCachedReports = 8
-
-// maxStale is how many TTLs old a report can be and still be shown while a
-// fresh one is computed.
-const maxStale = 10
-
-type cachedReport struct {
-	at     time.Time
-	report recommend.Report
-}
-
-// get returns the report for key, computing it when there is none fresh
-// enough. A background refresh runs compute after get has returned: it must
-// not depend on the request's context.
-func (c *reportCache) get(key string, ttl time.Duration, now time.Time, compute func() (recommend.Report, error)) (recommend.Report, error) {
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	age := now.Sub(e.at)
-	switch {
-	case ok && age >= 0 && age < ttl:
-		c.mu.Unlock()
-		return e.report, nil
-	case ok && age >= 0 && age < maxStale*ttl:
-		if !c.refreshing[key] {
-			if c.refreshing == nil {
-				c.refreshing = map[string]bool{}
-			}
-			c.refreshing[key] = true
-			go func() {
-				_, _ = c.compute(key, ttl, now, compute) // a failure keeps the old report; the next view tries again
-				c.mu.Lock()
-				delete(c.refreshing, key)
-				c.mu.Unlock()
-			}()
-		}
-		c.mu.Unlock()
-		return e.report, nil
-	}
-	c.mu.Unlock()
-	return c.compute(key, ttl, now, compute)
-}
-
-// compute runs one computation at a time and keeps its report.
-func (c *reportCache) compute(key string, ttl time.Duration, now time.Time, compute func() (recommend.Report, error)) (recommend.Report, error) {
-	c.computing.Lock()
-	defer c.computing.Unlock()
-	c.mu.Lock()
-	if e, ok := c.entries[key]; ok && now.Sub(e.at) < ttl { // computed while this one waited
-		c.mu.Unlock()
-		return e.report, nil
-	}
-	c.mu.Unlock()
-	r, err := compute()
-	if err != nil {
-		return r, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]cachedReport{}
-	}
-	for k, e := range c.entries { // keep the map small: drop what is too old to show
-		if now.Sub(e.at) >= maxStale*ttl {
-			delete(c.entries, k)
-		}
-	}
-	for len(c.entries) >= maxCachedReports {
-		oldest := ""
-		for k, e := range c.entries {
-			if oldest == "" || e.at.Before(c.entries[oldest].at) {
-				oldest = k
-			}
-		}
-		delete(c.entries, oldest)
-	}
-	c.entries[key] = cachedReport{at: now, report: r}
-	return r, nil
 }

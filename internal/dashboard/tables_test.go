@@ -15,7 +15,6 @@ import (
 	"github.com/nodewatch/nodewatch/internal/audit"
 	"github.com/nodewatch/nodewatch/internal/golden"
 	"github.com/nodewatch/nodewatch/internal/history"
-	"github.com/nodewatch/nodewatch/internal/recommend"
 )
 
 // goldenJSON compares a JSON payload, indented, with testdata/name.
@@ -102,7 +101,11 @@ type recommendationsPayload struct {
 		Command string `json:"command"`
 		NoPatch string `json:"noPatch"`
 	} `json:"workloads"`
-	Script string `json:"script"`
+	Script     string `json:"script"`
+	Refreshing bool   `json:"refreshing"`
+	Pending    *struct {
+		Since time.Time `json:"since"`
+	} `json:"pending"`
 }
 
 // TestRecommendationsPage: the recommendations page's JSON sizes the
@@ -142,61 +145,46 @@ func TestRecommendationsPage(t *testing.T) {
 	}
 }
 
-// TestReportCacheServesStaleWhileRefreshing: a fresh report is reused; a
-// stale one is served at once while one refresh runs in the background; a
-// report too old to show is computed while the view waits; a failed
-// refresh keeps the old report.
-func TestReportCacheServesStaleWhileRefreshing(t *testing.T) {
-	var c reportCache
-	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	calls := make(chan int, 10)
-	n := 0
-	release := make(chan struct{})
-	compute := func() (recommend.Report, error) {
-		n++
-		calls <- n
-		if n > 1 {
-			<-release
-		}
-		return recommend.Report{UnmatchedPods: n}, nil
+// gatedHistory is the fixture's history, read only once the gate opens.
+type gatedHistory struct {
+	*history.DB
+	gate chan struct{}
+}
+
+func (g *gatedHistory) Queryable() storage.Queryable {
+	<-g.gate
+	return g.DB.Queryable()
+}
+
+// TestRecommendationsPending: a view whose report takes longer than the
+// wait is told it is pending, since when; the report goes on being
+// computed, and a view after it gets it (the page's next ask). A report
+// past its minute is shown, saying a fresh one is on its way.
+func TestRecommendationsPending(t *testing.T) {
+	f := newFixture(t)
+	clock := now
+	hist := &gatedHistory{DB: f.history, gate: make(chan struct{})}
+	d, err := Handler(Options{Cluster: f.cluster, Incidents: f.incidents, History: hist, Now: func() time.Time { return clock }, RecommendWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
 	}
-	get := func(at time.Time) int {
-		r, err := c.get("k", time.Minute, at, compute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.UnmatchedPods
+	defer d.Close()
+	var got recommendationsPayload
+	get(t, d, "/api/ui/recommendations?range=3h", &got)
+	mustf(t, got.Pending != nil && got.Pending.Since.Equal(now) && len(got.Workloads) == 0 && !got.Refreshing,
+		"a view while the report is computed: pending %+v, %d workloads", got.Pending, len(got.Workloads))
+	close(hist.gate)
+	deadline := time.Now().Add(time.Minute)
+	for got.Pending != nil && time.Now().Before(deadline) {
+		got = recommendationsPayload{}
+		get(t, d, "/api/ui/recommendations?range=3h", &got)
 	}
-	if got := get(t0); got != 1 || <-calls != 1 {
-		t.Fatalf("first view: report %d", got)
-	}
-	if got := get(t0.Add(30 * time.Second)); got != 1 || len(calls) != 0 {
-		t.Fatalf("a fresh report recomputed: %d", got)
-	}
-	// Stale: served at once, one refresh started however many views come.
-	for range 3 {
-		if got := get(t0.Add(2 * time.Minute)); got != 1 {
-			t.Fatalf("stale view: report %d, want the old one at once", got)
-		}
-	}
-	if <-calls != 2 {
-		t.Fatal("no refresh")
-	}
-	close(release)
-	deadline := time.Now().Add(10 * time.Second)
-	for get(t0.Add(2*time.Minute+time.Second)) != 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the refreshed report never replaced the stale one")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if len(calls) != 0 {
-		t.Errorf("%d more computations, want the one refresh", len(calls))
-	}
-	// Too old to show: the view waits for a new one.
-	if got := get(t0.Add(time.Hour)); got != 3 || <-calls != 3 {
-		t.Errorf("an hour-old report: got %d, want a new one", got)
-	}
+	mustf(t, got.Pending == nil && len(got.Workloads) == 3 && got.Script != "" && !got.Refreshing, "after the computation: pending %+v, %d workloads", got.Pending, len(got.Workloads))
+	clock = now.Add(2 * time.Minute)
+	var older recommendationsPayload
+	get(t, d, "/api/ui/recommendations?range=3h", &older)
+	mustf(t, older.Refreshing && older.Generated.Equal(got.Generated) && reflect.DeepEqual(older.Workloads, got.Workloads),
+		"two minutes later: refreshing %v, generated %s (was %s)", older.Refreshing, older.Generated, got.Generated)
 }
 
 // readCounter is the fixture's history, counting the direct reads of its
@@ -221,7 +209,7 @@ func TestWarmRecommendations(t *testing.T) {
 		t.Helper()
 		clock := now
 		hist := &readCounter{DB: f.history}
-		d, err := Handler(Options{Cluster: f.cluster, Incidents: f.incidents, History: hist, Now: func() time.Time { return clock }})
+		d, err := Handler(Options{Cluster: f.cluster, Incidents: f.incidents, History: hist, Now: func() time.Time { return clock }, RecommendWait: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -674,13 +674,22 @@
     return [el('h1', {}, 'Recommendations'), warnings(d), namespacePicker(d),
       el('p', { class: 'muted' }, 'Memory and CPU sized per workload from ' + d.since + ' of history (' + source + '; the time range picks it), as nodewatch recommend' +
         (d.namespace ? ' -n ' + d.namespace : ' -A') + ' --since ' + d.since + ' sizes them. A container needs ' + d.minHistory + ' and ' + d.minSamples +
-        ' samples; a leak gets no size. Computed ' + fmtTime(d.generated) + '.'),
+        ' samples; a leak gets no size. Computed ' + fmtTime(d.generated) +
+        (d.refreshing ? '; a fresh report is being computed and shows when the page next loads.' : '.')),
       el('div', { class: 'cards' },
         card(fmtBytes(d.memoryReservedBeforeBytes), 'memory reserved now'), card(fmtBytes(d.memoryReservedAfterBytes), 'with the recommendations'),
         card(d.workloads.filter((w) => w.command).length, 'workloads with a patch')),
       section('Workloads', recs),
       d.script ? section('All patches', el('p', { class: 'muted' }, 'The same patches as one script (nodewatch recommend -o patch): review it, then run it with sh.'),
         el('pre', { class: 'script' }, d.script), copyButton(d.script, 'Copy the script')) : null];
+  }
+
+  // pending is a page whose report the server is still computing (the
+  // recommendations for a large cluster over days take a while).
+  function pending(d) {
+    return [el('h1', {}, document.title), warnings(d),
+      el('p', { class: 'pending' }, 'Computing the recommendations for ' + (d.namespace ? 'namespace ' + d.namespace : 'every namespace') + ' from ' +
+        currentRange() + ' of history (started ' + fmtTime(d.pending.since) + '). They show here when they are ready.')];
   }
 
   // ---- wiring ------------------------------------------------------------
@@ -700,6 +709,14 @@
     if (!p) return;
     try {
       const d = await getJSON(p.api());
+      if (d.pending) {
+        // The server waits a while for the report on each ask: ask again.
+        main.replaceChildren(...pending(d).flat().filter(Boolean));
+        body.dataset.pending = String(Date.now());
+        setTimeout(load, 200);
+        return;
+      }
+      delete body.dataset.pending;
       main.replaceChildren(...p.render(d).flat().filter(Boolean));
       body.dataset.loaded = String(Date.now());
     } catch (e) {
@@ -713,9 +730,7 @@
   rangeSel.value = currentRange();
   if (rangeSel.value !== currentRange()) {
     rangeSel.append(el('option', { value: currentRange() }, currentRange()));
-    // The audit reads the cluster as it is now: no time range.
-  if (body.dataset.page === 'audit') rangeSel.closest('label').hidden = true;
-  rangeSel.value = currentRange();
+    rangeSel.value = currentRange();
   }
   rangeSel.addEventListener('change', () => {
     params.set('range', rangeSel.value);

@@ -1,0 +1,169 @@
+package dashboard
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nodewatch/nodewatch/internal/recommend"
+)
+
+// reportCache keeps recommendation reports: they are read from days of
+// history and change slowly, and computing one for every namespace of a
+// large cluster is the heaviest thing the dashboard does (at 30,000 pods
+// 0.7 s over 3 hours, about 50 s over a week: BENCHMARKS.md).
+//
+// A report younger than the TTL is served as it is. An older one is served
+// at once, saying so, while a fresh one is computed in the background: a
+// week of history sized a minute or a day ago still says what to set. So
+// a view waits only when there is no report for its parameters at all, and
+// then for at most the wait: a longer computation goes on in the
+// background, and the view says it is pending (the page asks again until
+// the report is there). The daemon computes the default report at start
+// (Dashboard.WarmRecommendations), so its views never wait.
+//
+// One report is computed at a time, so two open tabs never double the
+// memory it takes, and one computation per parameters is in flight: every
+// view of them shares it.
+type reportCache struct {
+	log *slog.Logger
+	// base is the computations' context, ended by close.
+	base context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	entries map[string]cachedReport
+	running map[string]*reportRun
+	// computing holds while a report is computed.
+	computing sync.Mutex
+}
+
+// maxCachedReports bounds the reports kept (namespaces × ranges × options).
+const maxCachedReports = 8
+
+type cachedReport struct {
+	at     time.Time
+	report recommend.Report
+}
+
+// reportRun is one computation of a report, shared by every view that
+// waits for it.
+type reportRun struct {
+	started time.Time
+	done    chan struct{}
+	// report and err are set before done closes.
+	report recommend.Report
+	err    error
+}
+
+// cached is what the cache has for a view.
+type cached struct {
+	report recommend.Report
+	// refreshing: the report is older than the TTL and a fresh one is on
+	// its way.
+	refreshing bool
+	// pending, when set, is the computation still running after the
+	// wait: there is no report yet.
+	pending *reportRun
+}
+
+// get returns the report for key (see reportCache): compute makes a new
+// one, under the cache's context (not ctx: it may go on after get has
+// returned). wait bounds how long a view with no report waits for it (≤ 0:
+// until it is there, or ctx ends).
+func (c *reportCache) get(ctx context.Context, key string, ttl, wait time.Duration, now time.Time, compute func(context.Context) (recommend.Report, error)) (cached, error) {
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	if age := now.Sub(e.at); ok && age >= 0 && age < ttl {
+		c.mu.Unlock()
+		return cached{report: e.report}, nil
+	}
+	run := c.start(key, now, compute)
+	c.mu.Unlock()
+	if ok {
+		return cached{report: e.report, refreshing: true}, nil
+	}
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-run.done:
+		return cached{report: run.report}, run.err
+	case <-timeout:
+		return cached{pending: run}, nil
+	case <-ctx.Done():
+		return cached{}, ctx.Err()
+	}
+}
+
+// start returns the computation of key in flight, or starts one. c.mu is
+// held.
+func (c *reportCache) start(key string, now time.Time, compute func(context.Context) (recommend.Report, error)) *reportRun {
+	if r := c.running[key]; r != nil {
+		return r
+	}
+	if c.running == nil {
+		c.running = map[string]*reportRun{}
+	}
+	if c.base == nil {
+		c.base, c.stop = context.WithCancel(context.Background())
+	}
+	r := &reportRun{started: now, done: make(chan struct{})}
+	c.running[key] = r
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.computing.Lock()
+		rep, err := compute(c.base)
+		c.computing.Unlock()
+		c.mu.Lock()
+		r.report, r.err = rep, err
+		delete(c.running, key)
+		if err == nil {
+			c.keep(key, now, rep)
+		} else if c.log != nil {
+			// A view waiting for it is told; a refresh keeps the older
+			// report, and the next view tries again.
+			c.log.Warn("computing recommendations for the dashboard", "err", err)
+		}
+		c.mu.Unlock()
+		close(r.done)
+	}()
+	return r
+}
+
+// keep stores a report computed for now, dropping the oldest past
+// maxCachedReports. c.mu is held.
+func (c *reportCache) keep(key string, now time.Time, r recommend.Report) {
+	if c.entries == nil {
+		c.entries = map[string]cachedReport{}
+	}
+	if _, ok := c.entries[key]; !ok {
+		for len(c.entries) >= maxCachedReports {
+			oldest := ""
+			for k, e := range c.entries {
+				if oldest == "" || e.at.Before(c.entries[oldest].at) {
+					oldest = k
+				}
+			}
+			delete(c.entries, oldest)
+		}
+	}
+	c.entries[key] = cachedReport{at: now, report: r}
+}
+
+// close ends the computations under way and waits for them: the history
+// they read may close next.
+func (c *reportCache) close() {
+	c.mu.Lock()
+	if c.stop != nil {
+		c.stop()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
