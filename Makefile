@@ -41,8 +41,8 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-unit: peers
-	NODEWATCH_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./internal/... ./cmd/...
+unit: peers browser
+	NODEWATCH_REQUIRE_PEERS=1 NODEWATCH_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./internal/... ./cmd/...
 
 # Each decoder of outside input is fuzzed briefly; the corpora under
 # testdata/fuzz run as regression tests in `unit` too.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -27,13 +25,7 @@ import (
 // while the server says it is pending. Needs Chromium
 // ($NODEWATCH_CHROMIUM, or chromium on $PATH); skipped without it.
 func BenchmarkBrowser1000Nodes(b *testing.B) {
-	chromium := ""
-	for _, n := range []string{os.Getenv("NODEWATCH_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); n != "" && err == nil {
-			chromium = p
-			break
-		}
-	}
+	chromium := findChromium()
 	if chromium == "" {
 		b.Skip("no Chromium (apt-get install -y chromium, or set $NODEWATCH_CHROMIUM)")
 	}
