@@ -14,7 +14,8 @@ import (
 // large cluster is the heaviest thing the dashboard does (at 30,000 pods
 // 0.7 s over 3 hours, about 50 s over a week: BENCHMARKS.md).
 //
-// A report younger than the TTL is served as it is. An older one is served
+// A report younger than the TTL — or than refreshEvery times what it took
+// to compute, if longer — is served as it is. An older one is served
 // at once, saying so, while a fresh one is computed in the background: a
 // week of history sized a minute or a day ago still says what to set. So
 // a view waits only when there is no report for its parameters at all, and
@@ -43,9 +44,22 @@ type reportCache struct {
 // maxCachedReports bounds the reports kept (namespaces × ranges × options).
 const maxCachedReports = 8
 
+// refreshEvery bounds the refreshes of a costly report: one that took 50 s
+// (a week of 30,000 pods) is fresh for 500 s, so a page left open, which
+// asks every minute, keeps at most a tenth of a core busy.
+const refreshEvery = 10
+
 type cachedReport struct {
 	at     time.Time
 	report recommend.Report
+	// took is how long the report took to compute.
+	took time.Duration
+}
+
+// fresh reports whether the report is served without a refresh at now.
+func (e cachedReport) fresh(ttl time.Duration, now time.Time) bool {
+	age := now.Sub(e.at)
+	return age >= 0 && age < max(ttl, refreshEvery*e.took)
 }
 
 // reportRun is one computation of a report, shared by every view that
@@ -76,7 +90,7 @@ type cached struct {
 func (c *reportCache) get(ctx context.Context, key string, ttl, wait time.Duration, now time.Time, compute func(context.Context) (recommend.Report, error)) (cached, error) {
 	c.mu.Lock()
 	e, ok := c.entries[key]
-	if age := now.Sub(e.at); ok && age >= 0 && age < ttl {
+	if ok && e.fresh(ttl, now) {
 		c.mu.Unlock()
 		return cached{report: e.report}, nil
 	}
@@ -119,13 +133,15 @@ func (c *reportCache) start(key string, now time.Time, compute func(context.Cont
 	go func() {
 		defer c.wg.Done()
 		c.computing.Lock()
+		t0 := time.Now() // the work's real duration, whatever the clock
 		rep, err := compute(c.base)
+		took := time.Since(t0)
 		c.computing.Unlock()
 		c.mu.Lock()
 		r.report, r.err = rep, err
 		delete(c.running, key)
 		if err == nil {
-			c.keep(key, now, rep)
+			c.keep(key, cachedReport{at: now, report: rep, took: took})
 		} else if c.log != nil {
 			// A view waiting for it is told; a refresh keeps the older
 			// report, and the next view tries again.
@@ -137,9 +153,9 @@ func (c *reportCache) start(key string, now time.Time, compute func(context.Cont
 	return r
 }
 
-// keep stores a report computed for now, dropping the oldest past
-// maxCachedReports. c.mu is held.
-func (c *reportCache) keep(key string, now time.Time, r recommend.Report) {
+// keep stores a report, dropping the oldest past maxCachedReports. c.mu
+// is held.
+func (c *reportCache) keep(key string, e cachedReport) {
 	if c.entries == nil {
 		c.entries = map[string]cachedReport{}
 	}
@@ -154,7 +170,7 @@ func (c *reportCache) keep(key string, now time.Time, r recommend.Report) {
 			delete(c.entries, oldest)
 		}
 	}
-	c.entries[key] = cachedReport{at: now, report: r}
+	c.entries[key] = e
 }
 
 // close ends the computations under way and waits for them: the history

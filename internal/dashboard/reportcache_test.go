@@ -174,3 +174,21 @@ func waitIdle(t *testing.T, c *reportCache) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A report that took long to compute is refreshed at most every ten times
+// that long, however often it is viewed.
+func TestReportCacheCostlyReportRefreshesLess(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	e := cachedReport{at: t0, took: 50 * time.Second}
+	for _, tc := range []struct {
+		age   time.Duration
+		fresh bool
+	}{{30 * time.Second, true}, {2 * time.Minute, true}, {499 * time.Second, true}, {500 * time.Second, false}, {-time.Second, false}} {
+		if got := e.fresh(time.Minute, t0.Add(tc.age)); got != tc.fresh {
+			t.Errorf("a report that took 50 s, %s old: fresh %v, want %v", tc.age, got, tc.fresh)
+		}
+	}
+	if (cachedReport{at: t0, took: time.Second}).fresh(time.Minute, t0.Add(61*time.Second)) {
+		t.Error("a report that took 1 s is fresh past the one-minute TTL")
+	}
+}
