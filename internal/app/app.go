@@ -184,10 +184,13 @@ func (a *App) Run(ctx context.Context) error {
 	debug.FreeOSMemory()
 	wg.Go(func() { releaseMemory(runCtx, time.Minute) })
 	a.log.Info("informers synced", "nodes", len(cache.Nodes()))
-	if histAPI != nil {
+	if hist != nil {
 		// The recommendations page's default report, computed once now so
 		// that its first view is served from the page's cache: a warm
-		// cache, not a faster report (BENCHMARKS.md).
+		// cache, not a faster report (BENCHMARKS.md). Not from a remote
+		// Prometheus: a week of every container's series at each restart
+		// is a load its owners did not ask for; its first view is told
+		// the report is being computed instead.
 		wg.Go(func() {
 			if err := ui.WarmRecommendations(runCtx); err != nil && runCtx.Err() == nil {
 				a.log.Warn("computing the recommendations page's default report", "err", err)
