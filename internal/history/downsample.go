@@ -21,18 +21,34 @@ const Window = 5 * time.Minute
 // names follow Prometheus' recording-rule convention (level:metric:ops), so
 // an analysis over weeks reads 1 point per 5 minutes per series instead of
 // 10: `nodewatch:container_memory_working_set_bytes:max5m[14d]`.
+//
+// A Sparse aggregate is stored only where its value is above 0: the windows
+// in which a container restarted or was OOM-killed, a handful a week, so a
+// container that never does gets no series of it (each head series costs
+// its own memory). An absent sample means 0 only from the first window
+// with a SparseMarker sample on, and only at the windows that have one:
+// stores written by older versions, and any Prometheus, have none, and a
+// reader computes those windows from the raw counters.
 type Aggregate struct {
 	Name, Expr string
+	Sparse     bool
 }
 
 // Aggregates are what Downsample writes.
 var Aggregates = []Aggregate{
-	{"nodewatch:container_memory_working_set_bytes:max5m", `max_over_time(container_memory_working_set_bytes{container!=""}[5m])`},
-	{"nodewatch:container_memory_working_set_bytes:avg5m", `avg_over_time(container_memory_working_set_bytes{container!=""}[5m])`},
-	{"nodewatch:container_cpu_usage:rate5m", `rate(container_cpu_usage_seconds_total{container!=""}[5m])`},
-	{"nodewatch:node_memory_working_set_bytes:max5m", `max_over_time(node_memory_working_set_bytes[5m])`},
-	{"nodewatch:node_major_page_faults:rate5m", `rate(container_memory_failures_total{failure_type="pgmajfault",id="/",scope="hierarchy"}[5m])`},
+	{"nodewatch:container_memory_working_set_bytes:max5m", `max_over_time(container_memory_working_set_bytes{container!=""}[5m])`, false},
+	{"nodewatch:container_memory_working_set_bytes:avg5m", `avg_over_time(container_memory_working_set_bytes{container!=""}[5m])`, false},
+	{"nodewatch:container_cpu_usage:rate5m", `rate(container_cpu_usage_seconds_total{container!=""}[5m])`, false},
+	{"nodewatch:node_memory_working_set_bytes:max5m", `max_over_time(node_memory_working_set_bytes[5m])`, false},
+	{"nodewatch:node_major_page_faults:rate5m", `rate(container_memory_failures_total{failure_type="pgmajfault",id="/",scope="hierarchy"}[5m])`, false},
+	{"nodewatch:container_cpu_usage:resets5m", `resets(container_cpu_usage_seconds_total{container!=""}[5m])`, true},
+	{"nodewatch:container_oom_events:increase5m", `increase(container_oom_events_total{container!=""}[5m])`, true},
 }
+
+// SparseMarker is one series, 1 at the end of every window for which
+// Downsample computed the Sparse aggregates: there, a container without a
+// sample of them had none to store (0).
+const SparseMarker = "nodewatch:downsample_sparse_counters"
 
 // maxCatchUp bounds the windows one Downsample call computes after a long
 // stop: a day of them.
@@ -65,11 +81,15 @@ func (db *DB) Downsample(ctx context.Context, now time.Time) (int, error) {
 			}
 			vec, _ := v.(promql.Vector)
 			for _, s := range vec {
+				if a.Sparse && !(s.F > 0) {
+					continue
+				}
 				b := labels.NewBuilder(s.Metric)
 				b.Set(labels.MetricName, a.Name)
 				batch = append(batch, collect.Sample{Labels: b.Labels(), T: w.UnixMilli(), V: storedValue(a.Name, s.F)})
 			}
 		}
+		batch = append(batch, collect.Sample{Labels: labels.FromStrings(labels.MetricName, SparseMarker), T: w.UnixMilli(), V: 1})
 		if _, err := db.Append(ctx, batch); err != nil {
 			return n, err
 		}

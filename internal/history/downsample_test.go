@@ -2,10 +2,14 @@ package history
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+
+	"github.com/nodewatch/nodewatch/internal/collect"
 )
 
 // TestDownsample: every complete 5-minute window gets its max and average,
@@ -101,5 +105,69 @@ func TestDownsampleCatchesUp(t *testing.T) {
 	// 13 windows from the first hour, 1 for the sample 5 hours on.
 	if vec := v.(promql.Vector); len(vec) != 1 || vec[0].F != 14 {
 		t.Errorf("aggregate points after catching up: %v, want 14", v)
+	}
+}
+
+// TestDownsampleSparseCounters: the restarts and OOM kills are stored only
+// for the windows and containers that had them, and the marker says which
+// windows were computed, so that a container that never restarts gets no
+// series of them.
+func TestDownsampleSparseCounters(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var batch []collect.Sample
+	for i := range 60 { // one a minute from t0
+		ts := t0.Add(time.Duration(i) * time.Minute).UnixMilli()
+		for _, pod := range []string{"steady", "flaky"} {
+			cpu, ooms := float64(i), float64(0)
+			if pod == "flaky" && i >= 22 { // restarted between minutes 21 and 22, OOM-killed
+				cpu, ooms = float64(i-22), 1
+			}
+			l := func(name string) labels.Labels {
+				return labels.FromStrings("__name__", name, "namespace", "ns", "pod", pod, "container", "app")
+			}
+			batch = append(batch, collect.Sample{Labels: l("container_cpu_usage_seconds_total"), T: ts, V: cpu},
+				collect.Sample{Labels: l("container_oom_events_total"), T: ts, V: ooms})
+		}
+	}
+	if _, err := db.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(59*time.Minute + 30*time.Second)
+	if _, err := db.Downsample(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]string{
+		// The window (t0+20m, t0+25m] holds the reset and the OOM kill.
+		`nodewatch:container_cpu_usage:resets5m[2h]`:    `flaky 1 at 25m0s`,
+		`nodewatch:container_oom_events:increase5m[2h]`: `flaky 1 at 25m0s`,
+		// Every window of the 2 hours up to t0+55m was computed, those
+		// before the first sample too.
+		fmt.Sprintf(`count_over_time(%s[2h])`, SparseMarker): ` 24`,
+	} {
+		v, err := db.Query(ctx, q, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		switch v := v.(type) {
+		case promql.Matrix:
+			for _, s := range v {
+				for _, p := range s.Floats {
+					got = append(got, fmt.Sprintf("%s %.0f at %s", s.Metric.Get("pod"), p.F, time.UnixMilli(p.T).Sub(t0)))
+				}
+			}
+		case promql.Vector:
+			for _, s := range v {
+				got = append(got, fmt.Sprintf("%s %.0f", s.Metric.Get("pod"), s.F))
+			}
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
 	}
 }

@@ -5,6 +5,14 @@
 // (a SIGKILL loses at most what was not yet committed, and a torn WAL tail
 // is repaired, keeping what is intact), retention by time and size. Queries
 // go through Prometheus' PromQL engine, so users' PromQL carries over.
+//
+// Besides the raw series, the store holds Downsample's 5-minute aggregates
+// (Aggregates), named as recording rules, at each window's end. The sparse
+// ones (`nodewatch:container_cpu_usage:resets5m`,
+// `nodewatch:container_oom_events:increase5m`) exist only where their value
+// is above 0; SparseMarker, one series, says for which windows they were
+// computed — before its first sample (data dirs of older versions) an
+// absent sample means "not computed", not 0.
 package history
 
 import (
