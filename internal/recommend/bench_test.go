@@ -21,9 +21,9 @@ import (
 // week is a store holding 7 days of containers scraped every 30 s
 // (NODEWATCH_BENCH_CONTAINERS, default 200, in 10 namespaces): working set,
 // CPU and OOM counters, memory limit, and the 5-minute aggregates the 5m
-// resolution reads (computed here directly, to keep the setup short), a
-// restart a day and an OOM kill every other day per container. Built once
-// per benchmark binary.
+// resolution reads, written by the daemon's downsampler (a day at a time,
+// as it catches up), sparse counters included; a restart a day and an OOM
+// kill every other day per container. Built once per benchmark binary.
 var week struct {
 	once       sync.Once
 	db         *history.DB
@@ -61,7 +61,7 @@ func weekStore(b *testing.B) (*history.DB, time.Time) {
 		if w.db, w.err = history.Open(w.dir, history.Options{}); w.err != nil {
 			return
 		}
-		type series struct{ mem, cpu, oom, limit, max5m, rate5m labels.Labels }
+		type series struct{ mem, cpu, oom, limit labels.Labels }
 		ss := make([]series, w.containers)
 		for i := range ss {
 			l := func(name string) labels.Labels {
@@ -69,33 +69,32 @@ func weekStore(b *testing.B) (*history.DB, time.Time) {
 					"container", "app", "node", fmt.Sprintf("node-%03d", i%100), "workload_kind", "Deployment", "workload", fmt.Sprintf("app-%d", i%10))
 			}
 			ss[i] = series{l("container_memory_working_set_bytes"), l("container_cpu_usage_seconds_total"), l("container_oom_events_total"),
-				l("container_spec_memory_limit_bytes"), l("nodewatch:container_memory_working_set_bytes:max5m"), l("nodewatch:container_cpu_usage:rate5m")}
+				l("container_spec_memory_limit_bytes")}
 		}
 		start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		const steps = 7 * 24 * 120
 		const perDay = 24 * 120
-		maxes := make([]float64, len(ss))
-		batch := make([]collect.Sample, 0, 6*len(ss))
+		batch := make([]collect.Sample, 0, 4*len(ss))
 		for n := range steps + 1 {
 			t := start.Add(time.Duration(n) * 30 * time.Second).UnixMilli()
 			batch = batch[:0]
 			for i, s := range ss {
 				phase := (n + i*37) % perDay // restart once a day, each container at its own time
 				mem := float64(200<<20 + (i%17)<<20 + phase<<10 + (n*7919%97)<<14)
-				maxes[i] = max(maxes[i], mem)
 				batch = append(batch,
 					collect.Sample{Labels: s.mem, T: t, V: mem},
 					collect.Sample{Labels: s.cpu, T: t, V: float64(phase) * 3},
 					collect.Sample{Labels: s.oom, T: t, V: float64((n + i*37) / (2 * perDay))},
 					collect.Sample{Labels: s.limit, T: t, V: 1 << 30})
-				if n%10 == 0 && n > 0 { // a 5-minute window ends
-					batch = append(batch, collect.Sample{Labels: s.max5m, T: t, V: maxes[i]}, collect.Sample{Labels: s.rate5m, T: t, V: 0.1})
-					maxes[i] = 0
-				}
 			}
 			if _, err := w.db.Append(context.Background(), batch); err != nil {
 				w.err = err
 				return
+			}
+			if n%perDay == 0 && n > 0 || n == steps {
+				if _, w.err = w.db.Downsample(context.Background(), time.UnixMilli(t)); w.err != nil {
+					return
+				}
 			}
 		}
 		w.end = start.Add(steps * 30 * time.Second).Add(-time.Minute)
@@ -112,8 +111,7 @@ func weekStore(b *testing.B) (*history.DB, time.Time) {
 // dashboard reads every namespace: 3 hours of raw samples (what
 // BenchmarkPages1000Nodes/recommendations reads), and 7 days at the 5m
 // resolution (the recommendations page's default range: 5-minute
-// aggregates, and the raw CPU and OOM counters for the restarts and OOM
-// kills); and the whole report (direct+sizing), read directly and sized as
+// aggregates, the sparse ones for the restarts and OOM kills); and the whole report (direct+sizing), read directly and sized as
 // the dashboard computes it. Reports ms per container.
 func BenchmarkReadHistory(b *testing.B) {
 	db, end := weekStore(b)

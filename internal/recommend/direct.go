@@ -55,8 +55,7 @@ func (d *directSource) samples(ctx context.Context, metric string, fn func(label
 	return d.each(ctx, metric, d.mint, d.maxt, false, nil, fn)
 }
 
-func (d *directSource) windows(ctx context.Context, metric string, rose bool, fn func(labels.Labels, []time.Time)) error {
-	w := windowsOf(d.q)
+func (d *directSource) windows(ctx context.Context, metric string, rose bool, w steps, fn func(labels.Labels, []time.Time)) error {
 	start, end, step := timestamp.FromTime(w.start), timestamp.FromTime(w.end), w.step.Milliseconds()
 	if start > end {
 		return nil
@@ -68,6 +67,35 @@ func (d *directSource) windows(ctx context.Context, metric string, rose bool, fn
 		}
 	})
 	return err
+}
+
+func (d *directSource) marks(ctx context.Context, metric string) ([]int64, error) {
+	q, err := d.db.Querier(d.mint+1, d.maxt)
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	set := q.Select(ctx, false, &storage.SelectHints{Start: d.mint + 1, End: d.maxt}, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric))
+	var out []int64
+	for set.Next() {
+		d.it = set.At().Iterator(d.it)
+		for vt := d.it.Seek(d.mint + 1); vt != chunkenc.ValNone; vt = d.it.Next() {
+			if vt != chunkenc.ValFloat {
+				continue
+			}
+			t, v := d.it.At()
+			if t > d.maxt {
+				break
+			}
+			if !value.IsStaleNaN(v) {
+				out = append(out, t)
+			}
+		}
+		if err := d.it.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, set.Err()
 }
 
 // recent is how far back last looks first: a live container's newest

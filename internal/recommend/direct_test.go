@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/nodewatch/nodewatch/internal/collect"
@@ -133,13 +135,18 @@ func directFixture(t *testing.T) (*history.DB, time.Time) {
 // TestDirectMatchesPromQL: the embedded store read directly gives each
 // container the same series as PromQL gives it — memory, CPU, restarts,
 // OOM kills, limit, owner — at both resolutions, for every namespace and
-// for one, with and without the downsampled aggregates.
+// for one, without the downsampled aggregates, with those of a version
+// before the sparse counters (whose restarts and OOM kills come from the
+// raw counters), and with the sparse counters over the whole range or from
+// the middle of it on (a data dir that was upgraded) up to half an hour
+// before now (windows not downsampled yet): the last two give the same
+// series as the one before, either way.
 func TestDirectMatchesPromQL(t *testing.T) {
-	db, now := directFixture(t)
 	type tcase struct {
 		name string
 		q    historyQuery
 	}
+	_, now := directFixture(t)
 	var cases []tcase
 	for _, ns := range []string{"", "shop"} {
 		cases = append(cases,
@@ -150,7 +157,7 @@ func TestDirectMatchesPromQL(t *testing.T) {
 			tcase{"5m 3m " + ns, historyQuery{namespace: ns, now: now, since: 3 * time.Minute, resolution: Resolution5m}},
 		)
 	}
-	compare := func(t *testing.T, q historyQuery) map[seriesKey]*containerSeries {
+	compare := func(t *testing.T, db *history.DB, q historyQuery) map[seriesKey]*containerSeries {
 		t.Helper()
 		want, err := readHistory(t.Context(), promQLOnly{db}, q)
 		if err != nil {
@@ -170,23 +177,82 @@ func TestDirectMatchesPromQL(t *testing.T) {
 		}
 		return want
 	}
-	var raw8h, agg7h map[seriesKey]*containerSeries
-	for _, aggregates := range []bool{false, true} {
-		if aggregates {
-			if n, err := db.Downsample(t.Context(), now); err != nil || n == 0 {
-				t.Fatalf("downsample: %d windows, %v", n, err)
+	mid := now.Add(-4 * time.Hour).Truncate(history.Window)
+	lag := now.Add(-30 * time.Minute) // the newest window downsampled in the upgraded store
+	stores := []struct {
+		name string
+		// downsample writes the aggregates of the fixture's windows.
+		downsample func(*history.DB) error
+		// like is the store whose 5m series this one's must equal.
+		like string
+	}{
+		{"no aggregates", func(*history.DB) error { return nil }, ""},
+		{"aggregates without sparse counters", func(db *history.DB) error { return downsampleWithoutSparse(t, db, now) }, ""},
+		{"sparse counters", func(db *history.DB) error { _, err := db.Downsample(t.Context(), now); return err }, "aggregates without sparse counters"},
+		{"aggregates without sparse counters up to 30m ago", func(db *history.DB) error { return downsampleWithoutSparse(t, db, lag) }, ""},
+		{"sparse counters from the middle", func(db *history.DB) error {
+			if err := downsampleWithoutSparse(t, db, mid); err != nil {
+				return err
 			}
+			_, err := db.Downsample(t.Context(), lag)
+			return err
+		}, "aggregates without sparse counters up to 30m ago"},
+	}
+	var raw8h, agg7h map[seriesKey]*containerSeries
+	series := map[[2]string]map[seriesKey]*containerSeries{} // by store and case
+	for _, st := range stores {
+		db, _ := directFixture(t)
+		if err := st.downsample(db); err != nil {
+			t.Fatal(err)
 		}
 		for _, tc := range cases {
-			t.Run(fmt.Sprintf("%s aggregates=%v", tc.name, aggregates), func(t *testing.T) {
-				h := compare(t, tc.q)
+			t.Run(fmt.Sprintf("%s %s", tc.name, st.name), func(t *testing.T) {
+				h := compare(t, db, tc.q)
 				switch {
-				case tc.name == "raw 8h " && !aggregates:
+				case st.name == "no aggregates" && tc.name == "raw 8h ":
 					raw8h = h
-				case tc.name == "5m 7h " && aggregates:
+				case st.name == "sparse counters" && tc.name == "5m 7h ":
 					agg7h = h
 				}
+				series[[2]string{st.name, tc.name}] = h
+				if st.like == "" {
+					return
+				}
+				want := series[[2]string{st.like, tc.name}]
+				if len(h) != len(want) {
+					t.Errorf("%d containers, %d without the sparse counters", len(h), len(want))
+				}
+				for k, w := range want {
+					if g := h[k]; !reflect.DeepEqual(g, w) {
+						t.Errorf("%v: with the sparse counters\n%s\nwithout\n%s", k, describe(g), describe(w))
+					}
+				}
 			})
+		}
+		if st.name == "sparse counters from the middle" {
+			// What the comparison covered: windows of the range before the
+			// marker, after it, and after its last.
+			q := historyQuery{now: now, since: 7 * time.Hour, resolution: Resolution5m}
+			marks, err := newDirectSource(db.Queryable(), q).marks(t.Context(), history.SparseMarker)
+			if err != nil || len(marks) == 0 || marks[0] != mid.Add(history.Window).UnixMilli() {
+				t.Fatalf("sparse marker from %v (%v), want from %v", marks, err, mid.Add(history.Window))
+			}
+			var early, sparse, late int
+			for _, c := range series[[2]string{st.like, "5m 7h "}] {
+				for _, ts := range append(slices.Clone(c.restarts), c.ooms...) {
+					switch {
+					case !ts.After(mid):
+						early++
+					case ts.UnixMilli() <= marks[len(marks)-1]:
+						sparse++
+					default:
+						late++
+					}
+				}
+			}
+			if early == 0 || sparse == 0 || late == 0 {
+				t.Errorf("restarts and OOM kills: %d before the marker, %d under it, %d after it: the fixture does not cover each part", early, sparse, late)
+			}
 		}
 	}
 	// What the comparisons covered: each kind of event, in both ways.
@@ -216,6 +282,35 @@ func TestDirectMatchesPromQL(t *testing.T) {
 	if c := raw8h[seriesKey{"shop", "shop-1", "app"}]; c == nil || len(c.memory) >= 900 {
 		t.Errorf("shop-1's gap is not in its raw history: %s", describe(c))
 	}
+}
+
+// downsampleWithoutSparse writes the aggregates of every window of the
+// fixture up to until as a version before the sparse counters did: each
+// one not Sparse, with no marker. A Downsample after it carries on from
+// the last window it wrote.
+func downsampleWithoutSparse(t *testing.T, db *history.DB, until time.Time) error {
+	t.Helper()
+	from := until.Add(-24 * time.Hour).Truncate(history.Window)
+	for w := from.Add(history.Window); !w.After(until); w = w.Add(history.Window) {
+		var batch []collect.Sample
+		for _, a := range history.Aggregates {
+			if a.Sparse {
+				continue
+			}
+			v, err := db.Query(t.Context(), a.Expr, w)
+			if err != nil {
+				return err
+			}
+			for _, s := range v.(promql.Vector) {
+				l := labels.NewBuilder(s.Metric).Set(labels.MetricName, a.Name).Labels()
+				batch = append(batch, collect.Sample{Labels: l, T: w.UnixMilli(), V: s.F})
+			}
+		}
+		if _, err := db.Append(t.Context(), batch); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func describe(c *containerSeries) string {

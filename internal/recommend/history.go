@@ -87,7 +87,9 @@ func ResolveResolution(r string, since time.Duration) (string, error) {
 // taken over 5-minute maxima, never below the raw one: the request can only
 // come out higher (safer, a little more reserved), and the peak — the
 // limit — is the same. Restarts and OOM kills are the 5-minute windows in
-// which the CPU counter reset or the OOM counter rose.
+// which the CPU counter reset or the OOM counter rose: read from the
+// daemon's sparse aggregates of the counters for the windows it computed
+// them for, from the raw counters for the others (readWindows).
 //
 // The embedded store (a History that is also a seriesReader) is read
 // directly through the TSDB's querier, any other through PromQL; both give
@@ -171,14 +173,14 @@ func readHistory(ctx context.Context, a History, q historyQuery) (map[seriesKey]
 				agg.add(s.Metric, s.Floats)
 			}
 		}
-		if err := src.windows(ctx, "container_cpu_usage_seconds_total", false, func(l labels.Labels, ts []time.Time) {
+		if err := readWindows(ctx, src, q, "container_cpu_usage_seconds_total", false, func(l labels.Labels, ts []time.Time) {
 			if h := get(l); h != nil {
 				h.restarts = concat(h.restarts, ts)
 			}
 		}); err != nil {
 			return nil, err
 		}
-		if err := src.windows(ctx, "container_oom_events_total", true, func(l labels.Labels, ts []time.Time) {
+		if err := readWindows(ctx, src, q, "container_oom_events_total", true, func(l labels.Labels, ts []time.Time) {
 			if h := get(l); h != nil {
 				h.ooms = concat(h.ooms, ts)
 			}
@@ -212,10 +214,13 @@ type source interface {
 	// slice), as `metric{...}[since]` at now; it returns how many.
 	samples(ctx context.Context, metric string, fn func(labels.Labels, []promql.FPoint)) (int, error)
 	// windows calls fn with each counter series of metric in scope and
-	// the steps of windowsOf at which the 5 minutes up to the step saw it
-	// reset (`resets(metric{...}[5m]) > 0`) or, with rose, rise
+	// the steps of w at which the 5 minutes up to the step saw it reset
+	// (`resets(metric{...}[5m]) > 0`) or, with rose, rise
 	// (`increase(metric{...}[5m]) > 0`); series with none are left out.
-	windows(ctx context.Context, metric string, rose bool, fn func(labels.Labels, []time.Time)) error
+	windows(ctx context.Context, metric string, rose bool, w steps, fn func(labels.Labels, []time.Time)) error
+	// marks returns the times of the samples of metric, a series without
+	// a container's labels (history.SparseMarker), in (now-since, now].
+	marks(ctx context.Context, metric string) ([]int64, error)
 	// last calls fn with each series' last sample in (now-since, now]:
 	// `last_over_time(metric{...}[since])` at now.
 	last(ctx context.Context, metric string, fn func(labels.Labels, float64)) error
@@ -272,13 +277,12 @@ func (p *promQLSource) samples(ctx context.Context, metric string, fn func(label
 	return len(m), nil
 }
 
-func (p *promQLSource) windows(ctx context.Context, metric string, rose bool, fn func(labels.Labels, []time.Time)) error {
+func (p *promQLSource) windows(ctx context.Context, metric string, rose bool, w steps, fn func(labels.Labels, []time.Time)) error {
 	f := "resets"
 	if rose {
 		f = "increase"
 	}
 	expr := fmt.Sprintf(`%s(%s{%s}[5m]) > 0`, f, metric, p.sel)
-	w := windowsOf(p.q)
 	v, err := p.a.QueryRange(ctx, expr, w.start, w.end, w.step)
 	if err != nil {
 		return fmt.Errorf("query %s: %w", expr, err)
@@ -288,6 +292,22 @@ func (p *promQLSource) windows(ctx context.Context, metric string, rose bool, fn
 		fn(s.Metric, timesOf(s.Floats))
 	}
 	return nil
+}
+
+func (p *promQLSource) marks(ctx context.Context, metric string) ([]int64, error) {
+	expr := metric + p.rng
+	v, err := p.a.Query(ctx, expr, p.q.now)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", expr, err)
+	}
+	m, _ := v.(promql.Matrix)
+	var out []int64
+	for _, s := range m {
+		for _, f := range s.Floats {
+			out = append(out, f.T)
+		}
+	}
+	return out, nil
 }
 
 func (p *promQLSource) last(ctx context.Context, metric string, fn func(labels.Labels, float64)) error {
