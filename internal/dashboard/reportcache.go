@@ -12,7 +12,7 @@ import (
 // reportCache keeps recommendation reports: they are read from days of
 // history and change slowly, and computing one for every namespace of a
 // large cluster is the heaviest thing the dashboard does (at 30,000 pods
-// 0.7 s over 3 hours, about 50 s over a week: BENCHMARKS.md).
+// 0.7 s over 3 hours, about 20 s over a week: BENCHMARKS.md).
 //
 // A report younger than the TTL — or than refreshEvery times what it took
 // to compute, if longer — is served as it is. An older one is served
@@ -44,8 +44,8 @@ type reportCache struct {
 // maxCachedReports bounds the reports kept (namespaces × ranges × options).
 const maxCachedReports = 8
 
-// refreshEvery bounds the refreshes of a costly report: one that took 50 s
-// (a week of 30,000 pods) is fresh for 500 s, so a page left open, which
+// refreshEvery bounds the refreshes of a costly report: one that took 20 s
+// (a week of 30,000 pods) is fresh for 200 s, so a page left open, which
 // asks every minute, keeps at most a tenth of a core busy.
 const refreshEvery = 10
 
