@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -69,6 +70,9 @@ type recommendRow struct {
 // --apply --yes and `-o patch | sh` (kubectl) change the Deployments.
 func TestRecommend(t *testing.T) {
 	if _, err := exec.LookPath("kubectl"); err != nil {
+		if os.Getenv(simcluster.EnvRequire) != "" {
+			t.Fatalf("kubectl is not installed; $%s is set, so this test may not skip", simcluster.EnvRequire)
+		}
 		t.Skip("kubectl is not installed")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
