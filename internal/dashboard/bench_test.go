@@ -25,13 +25,6 @@ import (
 // serving it at the fixture's clock (o adds options).
 func fixture1000(b *testing.B, o Options) http.Handler {
 	b.Helper()
-	return fixture1000Handlers(b, o)[0]
-}
-
-// fixture1000Handlers is fixture1000 with a handler for each of os, all
-// serving the same cluster and history.
-func fixture1000Handlers(b *testing.B, os ...Options) []http.Handler {
-	b.Helper()
 	const nodes, perNode = 1000, 30
 	fc := &fakeCluster{leases: map[string]*coordinationv1.Lease{}}
 	for i := range nodes {
@@ -74,19 +67,16 @@ func fixture1000Handlers(b *testing.B, os ...Options) []http.Handler {
 			b.Fatal(err)
 		}
 	}
-	var out []http.Handler
-	for _, o := range os {
-		o.Cluster, o.Incidents, o.Events, o.History = fc, fakeIncidents{}, fakeEvents{}, db
-		if o.Now == nil {
-			o.Now = func() time.Time { return now }
-		}
-		h, err := Handler(o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		out = append(out, h)
+	o.Cluster, o.Incidents, o.Events, o.History = fc, fakeIncidents{}, fakeEvents{}, db
+	if o.Now == nil {
+		o.Now = func() time.Time { return now }
 	}
-	return out
+	h, err := Handler(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(h.Close)
+	return h
 }
 
 // pages1000 are the pages the benchmarks load, each with a string its
