@@ -70,32 +70,15 @@ func (d *directSource) windows(ctx context.Context, metric string, rose bool, w 
 }
 
 func (d *directSource) marks(ctx context.Context, metric string) ([]int64, error) {
-	q, err := d.db.Querier(d.mint+1, d.maxt)
-	if err != nil {
-		return nil, err
-	}
-	defer q.Close()
-	set := q.Select(ctx, false, &storage.SelectHints{Start: d.mint + 1, End: d.maxt}, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric))
 	var out []int64
-	for set.Next() {
-		d.it = set.At().Iterator(d.it)
-		for vt := d.it.Seek(d.mint + 1); vt != chunkenc.ValNone; vt = d.it.Next() {
-			if vt != chunkenc.ValFloat {
-				continue
+	// The marker has no container label: none of the scope's matchers.
+	_, err := d.scan(ctx, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)}, d.mint, d.maxt, false, nil,
+		func(_ labels.Labels, ps []promql.FPoint) {
+			for _, p := range ps {
+				out = append(out, p.T)
 			}
-			t, v := d.it.At()
-			if t > d.maxt {
-				break
-			}
-			if !value.IsStaleNaN(v) {
-				out = append(out, t)
-			}
-		}
-		if err := d.it.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return out, set.Err()
+		})
+	return out, err
 }
 
 // recent is how far back last looks first: a live container's newest
@@ -152,12 +135,19 @@ func (d *directSource) last(ctx context.Context, metric string, fn func(labels.L
 func (d *directSource) each(ctx context.Context, metric string, mint, maxt int64, last bool, skip func(labels.Labels) bool,
 	fn func(labels.Labels, []promql.FPoint),
 ) (int, error) {
+	ms := append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)}, d.matchers...)
+	return d.scan(ctx, ms, mint, maxt, last, skip, fn)
+}
+
+// scan is each for the series ms select.
+func (d *directSource) scan(ctx context.Context, ms []*labels.Matcher, mint, maxt int64, last bool, skip func(labels.Labels) bool,
+	fn func(labels.Labels, []promql.FPoint),
+) (int, error) {
 	q, err := d.db.Querier(mint+1, maxt)
 	if err != nil {
 		return 0, err
 	}
 	defer q.Close()
-	ms := append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)}, d.matchers...)
 	set := q.Select(ctx, true, &storage.SelectHints{Start: mint + 1, End: maxt}, ms...)
 	n := 0
 	for set.Next() {
