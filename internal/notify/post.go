@@ -52,7 +52,12 @@ func excerpt(b []byte) string {
 	return ": " + strconv.Quote(s)
 }
 
-// parseRetryAfter reads Retry-After as seconds (capped at a day) or an HTTP date.
+// maxRetryAfter caps a receiver's Retry-After: a message is held at most a
+// day for it, however far off the receiver asks us to come back.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date, either capped
+// at maxRetryAfter.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -62,10 +67,10 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		if s < 0 {
 			return 0, false
 		}
-		return time.Duration(min(s, int64(24*time.Hour/time.Second))) * time.Second, true
+		return time.Duration(min(s, int64(maxRetryAfter/time.Second))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), maxRetryAfter), true
 	}
 	return 0, false
 }
