@@ -1,12 +1,12 @@
 package kube
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,18 +57,23 @@ func KubeletLog(ctx context.Context, c kubernetes.Interface, node string, from, 
 		// /var/log instead.
 		return nil, fmt.Errorf("%s's kubelet does not answer log queries: it listed its /var/log instead (%s)", node, howTo)
 	}
-	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if l := sc.Text(); l != "" {
-			lines = append(lines, l)
+	return lastLines(b, tail), nil
+}
+
+// lastLines returns the last (at most tail) non-empty lines of a log body,
+// without their line endings, however long a line is (a kubelet may ignore
+// tailLines, or write one huge line).
+func lastLines(b []byte, tail int) []string {
+	var rev []string
+	for len(b) > 0 && len(rev) < tail {
+		i := bytes.LastIndexByte(b, '\n')
+		if l := bytes.TrimSuffix(b[i+1:], []byte("\r")); len(l) > 0 {
+			rev = append(rev, string(l))
 		}
+		b = b[:max(i, 0)]
 	}
-	if len(lines) > tail { // a kubelet that ignored tailLines
-		lines = lines[len(lines)-tail:]
-	}
-	return lines, sc.Err()
+	slices.Reverse(rev)
+	return rev
 }
 
 func firstLine(s string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,4 +70,41 @@ func TestKubeletLog(t *testing.T) {
 	if _, err := KubeletLog(ctx, fake.NewClientset(), "n1", from, to, 2); err == nil {
 		t.Error("a fake clientset has no API server to ask")
 	}
+}
+
+// TestLastLines: a line longer than any scanner buffer is kept, not an
+// error that loses the lines after it; CRLF endings and blank lines go.
+func TestLastLines(t *testing.T) {
+	long := strings.Repeat("x", 3<<20)
+	got := lastLines([]byte("a\r\n"+long+"\n\r\n\nE1129 last\r\n"), 5)
+	if len(got) != 3 || got[0] != "a" || got[1] != long || got[2] != "E1129 last" {
+		t.Errorf("got %d lines, want a, the 3 MiB line and E1129 last", len(got))
+	}
+	if got := lastLines([]byte("one\ntwo\nthree"), 2); !slices.Equal(got, []string{"two", "three"}) {
+		t.Errorf("tail 2 of a body without a final newline: %q", got)
+	}
+	if got := lastLines([]byte("one\n"), 0); len(got) != 0 {
+		t.Errorf("tail 0: %q", got)
+	}
+}
+
+// FuzzLastLines: whatever a kubelet answers, the lines kept are the last
+// tail non-empty lines of the body, as splitting it whole would give them.
+func FuzzLastLines(f *testing.F) {
+	f.Add([]byte("I1129 a\n\nE1129 b\r\nc"), 2)
+	f.Add([]byte("\n\r\n\r"), 3)
+	f.Add([]byte{}, 1)
+	f.Fuzz(func(t *testing.T, b []byte, tail int) {
+		tail = int(uint(tail) % 64)
+		var want []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSuffix(l, "\r"); l != "" {
+				want = append(want, l)
+			}
+		}
+		want = want[max(0, len(want)-tail):]
+		if got := lastLines(b, tail); !slices.Equal(got, want) {
+			t.Fatalf("lastLines(%q, %d) = %q, want %q", b, tail, got, want)
+		}
+	})
 }
