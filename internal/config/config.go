@@ -188,6 +188,11 @@ func (c *Config) LoadFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	return c.load(b, path)
+}
+
+// load merges the YAML b, read from path, into c.
+func (c *Config) load(b []byte, path string) error {
 	if err := yaml.UnmarshalStrict(b, c); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,11 +43,24 @@ func TestLoadFile(t *testing.T) {
 	}
 }
 
+// aliasBomb is a "billion laughs" YAML: levels of anchors, each nine
+// aliases of the one before (9^levels strings once expanded).
+func aliasBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i < levels; i++ {
+		ref := fmt.Sprintf("*a%d", i-1)
+		fmt.Fprintf(&b, "a%d: &a%d [%s]\n", i, i, strings.Repeat(ref+", ", 8)+ref)
+	}
+	return b.String()
+}
+
 func TestLoadFileErrors(t *testing.T) {
 	cases := map[string]string{
 		"unknown key":  "dataDir: x\nslackWebhook: https://hooks.slack.com/services/T/B/secret\n",
 		"bad duration": "groupWindow: soon\n",
 		"not YAML":     "rules: [\n",
+		"alias bomb":   aliasBomb(9),
 	}
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -128,4 +142,32 @@ func TestLoadSecrets(t *testing.T) {
 	if err := c.LoadSecrets(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "slack.webhookURLFile") {
 		t.Errorf("missing secret file: %v", err)
 	}
+}
+
+// FuzzLoad: no config file panics the loader or Validate; a file that does
+// not load says which file, and one that loads is either valid or refused by
+// Validate with an error.
+func FuzzLoad(f *testing.F) {
+	for _, s := range []string{
+		"dataDir: /var/lib/nodewatch\ngroupWindow: 10s\nrules:\n  leaseMissedRenewals: 5\n  flapWindow: 30m\nalertmanager:\n  url: http://am:9093\n",
+		"listen: 0.0.0.0:8080\ninsecureListen: true\nexternalURL: https://nodewatch.example\n",
+		"history:\n  scrapeInterval: 0s\n  prometheusURL: http://prom:9090\n  kubeletAddressTypes: [Hostname]\n",
+		"history:\n  remoteWriteURL: http://r/api/v1/write\n  retention: -1h\n  workers: 0\n",
+		"kubeletLogLines: 1000000\nevaluationInterval: 0s\n",
+		"groupWindow: soon\n", "rules: [\n", "{}", "null", "- a\n- b\n", "dataDir: [1, 2]\n", "&a [*a]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := Default()
+		if err := c.load(b, "c.yaml"); err != nil {
+			if !strings.Contains(err.Error(), "c.yaml") {
+				t.Fatalf("error %v does not name the file", err)
+			}
+			return
+		}
+		_ = c.Validate()
+		c.DetectRules()
+		c.HistoryRules()
+	})
 }
