@@ -44,11 +44,17 @@ vet:
 unit: peers browser
 	NODEWATCH_REQUIRE_PEERS=1 NODEWATCH_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./internal/... ./cmd/...
 
-# Each decoder of outside input is fuzzed briefly; the corpora under
-# testdata/fuzz run as regression tests in `unit` too.
+# Each decoder of outside input is fuzzed briefly: kubectl dumps, kubelet
+# metrics, kubelet log answers, receivers' Retry-After, the config file. The
+# corpora under testdata/fuzz run as regression tests in `unit` too. A new
+# input is minimized for at most 5 s (the default, 60 s, can spend all of a
+# short run minimizing one large dump).
+FUZZ_TARGETS := dump:FuzzRead collect:FuzzParse kube:FuzzLastLines notify:FuzzRetryAfter config:FuzzLoad
 fuzz:
-	$(GO) test ./internal/dump -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/collect -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz ./internal/$${t%%:*} $${t#*:}"; \
+		$(GO) test ./internal/$${t%%:*} -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
+	done
 
 e2e: simcluster peers browser
 	NODEWATCH_REQUIRE_SIMCLUSTER=1 NODEWATCH_REQUIRE_PEERS=1 $(GO) test -count=1 -timeout 45m -v ./test/e2e/...
