@@ -3,8 +3,10 @@ package kube
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -48,6 +51,16 @@ func KubeletLog(ctx context.Context, c kubernetes.Interface, node string, from, 
 		msg := st.Message
 		if st.Details != nil && len(st.Details.Causes) > 0 {
 			msg = st.Details.Causes[0].Message // the body of a non-Status answer
+		}
+		var body metav1.Status // a Status client-go left undecoded: the API server's own, on the proxy path
+		if json.Unmarshal(b, &body) == nil && body.Kind == "Status" && body.Message != "" {
+			msg = body.Message
+		}
+		if st.Code == http.StatusBadRequest && msg == "address not allowed" {
+			// The API server's own refusal: it proxies only to routable node
+			// addresses (not loopback or link-local), before any kubelet is asked.
+			return nil, fmt.Errorf("%s's kubelet log cannot be read through the API server: it does not proxy to the node's address, "+
+				"which is loopback or link-local (HTTP 400: address not allowed)", node)
 		}
 		return nil, fmt.Errorf("%s's kubelet refused the log query (HTTP %d: %s)", node, st.Code, firstLine(msg))
 	case err != nil:

@@ -15,9 +15,10 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// TestKubeletLog against an API server that proxies to three kubelets: one
-// answers log queries, one does not serve them (404, as kwok and kubelets
-// without NodeLogQuery), and RBAC forbids the third.
+// TestKubeletLog against an API server that proxies to kubelets: one answers
+// log queries, some do not serve them (404; a /var/log listing without
+// NodeLogQuery; 400), RBAC forbids one, and the API server itself refuses to
+// proxy to a loopback node address (as on the simulated cluster).
 func TestKubeletLog(t *testing.T) {
 	from := time.Date(2026, 11, 29, 11, 40, 0, 0, time.UTC)
 	to := from.Add(20 * time.Minute)
@@ -38,6 +39,10 @@ func TestKubeletLog(t *testing.T) {
 			status(http.StatusNotFound, "NotFound")
 		case "/api/v1/nodes/n4/proxy/logs/": // a kubelet without NodeLogQuery
 			fmt.Fprint(w, "<pre>\n<a href=\"apt/\">apt/</a>\n<a href=\"journal/\">journal/</a>\n</pre>\n")
+		case "/api/v1/nodes/n6/proxy/logs/": // the API server's answer for a node at 127.0.0.1
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"address not allowed","reason":"BadRequest","code":400}`)
 		case "/api/v1/nodes/n5/proxy/logs/":
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, "query not supported\nsecond line")
@@ -66,6 +71,9 @@ func TestKubeletLog(t *testing.T) {
 	}
 	if _, err := KubeletLog(ctx, c, "n5", from, to, 2); err == nil || err.Error() != "n5's kubelet refused the log query (HTTP 400: query not supported)" {
 		t.Errorf("n5: %v", err)
+	}
+	if _, err := KubeletLog(ctx, c, "n6", from, to, 2); err == nil || !strings.HasPrefix(err.Error(), "n6's kubelet log cannot be read through the API server: it does not proxy to the node's address") {
+		t.Errorf("n6: %v", err)
 	}
 	if _, err := KubeletLog(ctx, fake.NewClientset(), "n1", from, to, 2); err == nil {
 		t.Error("a fake clientset has no API server to ask")

@@ -203,8 +203,9 @@ func TestDashboard(t *testing.T) {
 		{"pod", "/pods/emails/" + url.PathEscape(culprit) + "?range=15m", []string{victim, "ReplicationController/unanswered-emails", "Leak verdict", "no limit"}},
 		{"incidents", "/incidents?range=15m", []string{victim, "unanswered-emails", "Suspects"}},
 		{"incident", "/incidents/" + url.PathEscape(failure.ID) + "?range=15m", []string{victim, culprit, "Top suspect on this node", "ReplicationController emails/unanswered-emails", xssMessage,
-			// kwok's kubelets do not answer log queries: the page says why.
-			"Kubelet log", victim + "'s kubelet "}},
+			// The API server does not proxy to the simulated nodes' loopback
+			// address: the page says why there is no kubelet log.
+			"Kubelet log", victim + "'s kubelet log cannot be read through the API server"}},
 		// The audit finds the culprit without requests or limits, with the
 		// kubectl command that fixes it.
 		{"audit", "/audit", []string{"Findings", "ReplicationController/unanswered-emails", "its only pod is BestEffort",
