@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/nodewatch/nodewatch/internal/testenv"
 )
 
 // BenchmarkBrowser1000Nodes: each page at 1,000 nodes (fixture1000) loaded
@@ -23,12 +25,9 @@ import (
 // the same page for a range no report is cached for (coldEnd), as a first
 // view without the warm-up: the page waits for the report, asking again
 // while the server says it is pending. Needs Chromium
-// ($NODEWATCH_CHROMIUM, or chromium on $PATH); skipped without it.
+// ($NODEWATCH_CHROMIUM, or chromium on $PATH); skipped without it (see testenv).
 func BenchmarkBrowser1000Nodes(b *testing.B) {
-	chromium := findChromium()
-	if chromium == "" {
-		b.Skip("no Chromium (apt-get install -y chromium, or set $NODEWATCH_CHROMIUM)")
-	}
+	chromium := testenv.Chromium(b, EnvRequireBrowser)
 	srv := httptest.NewServer(fixture1000(b, Options{}))
 	defer srv.Close()
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],

@@ -3,42 +3,24 @@ package dashboard
 import (
 	"context"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/nodewatch/nodewatch/internal/testenv"
 )
 
-// EnvRequireBrowser, when set (make unit, CI), makes a missing Chromium a
+// EnvRequireBrowser, when set (make unit), like $CI=true makes a missing Chromium a
 // failure of the dashboard's browser tests instead of a skip.
 const EnvRequireBrowser = "NODEWATCH_REQUIRE_BROWSER"
 
-// findChromium returns $NODEWATCH_CHROMIUM, or chromium (Debian's package),
-// chromium-browser or google-chrome on $PATH; "" for none.
-func findChromium() string {
-	for _, n := range []string{os.Getenv("NODEWATCH_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); n != "" && err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // browser starts headless Chromium with a fresh profile and nothing in the
-// background, or skips (fails under $NODEWATCH_REQUIRE_BROWSER) without it.
+// background, or skips without it (fails under $CI or $NODEWATCH_REQUIRE_BROWSER).
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	chromium := findChromium()
-	if chromium == "" {
-		msg := "no Chromium (apt-get install -y chromium, or set $NODEWATCH_CHROMIUM)"
-		if os.Getenv(EnvRequireBrowser) != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	chromium := testenv.Chromium(t, EnvRequireBrowser)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))...)

@@ -1,8 +1,8 @@
 // Package peers finds the real programs nodewatch's contract and end-to-end
 // tests talk to — Alertmanager, Prometheus — as hack/build-peers.sh built
 // them from the Go module proxy into ~/.cache/nodewatch/peers. Nothing here
-// builds: a test that finds no binary skips, or fails when
-// $NODEWATCH_REQUIRE_PEERS is set (CI, make test), so CI never skips a real
+// builds: a test that finds no binary skips, or fails when $CI is true or
+// $NODEWATCH_REQUIRE_PEERS is set (make test), so CI never skips a real
 // peer.
 package peers
 
@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodewatch/nodewatch/internal/testenv"
 )
 
 // EnvRequire, when set, makes a missing binary a test failure.
@@ -33,10 +35,7 @@ func Binary(t testing.TB, name, envBin string) string {
 	missing := func(format string, args ...any) {
 		t.Helper()
 		msg := fmt.Sprintf(format, args...) + "; build it with: bash hack/build-peers.sh (or make peers)"
-		if os.Getenv(EnvRequire) != "" {
-			t.Fatalf("$%s is set and %s", EnvRequire, msg)
-		}
-		t.Skipf("%s (set $%s to make this a failure)", msg, EnvRequire)
+		testenv.Missing(t, EnvRequire, msg)
 	}
 	if bin := os.Getenv(envBin); bin != "" {
 		if st, err := os.Stat(bin); err != nil || st.IsDir() {

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/nodewatch/nodewatch/internal/testenv"
 )
 
 // Binaries the cluster needs, and kwok's stage and metric manifests.
@@ -16,8 +18,8 @@ var required = []string{"etcd", "kube-apiserver", "kube-controller-manager", "ku
 // EnvBin overrides where the binaries are looked for.
 const EnvBin = "NODEWATCH_SIMCLUSTER_BIN"
 
-// EnvRequire, when set, makes a missing binary a test failure, not a skip.
-// .ci/run sets it so CI never silently skips the end-to-end tests.
+// EnvRequire, when set, makes a missing binary a test failure, not a skip,
+// as $CI=true does (testenv.Missing); .ci/run sets both.
 const EnvRequire = "NODEWATCH_REQUIRE_SIMCLUSTER"
 
 // BinDir finds the binaries: $NODEWATCH_SIMCLUSTER_BIN, or what
@@ -52,17 +54,15 @@ func checkBins(d string) error {
 }
 
 // Require returns the binary directory, or skips the test when the binaries
-// are missing — unless $NODEWATCH_REQUIRE_SIMCLUSTER is set, when it fails it.
+// are missing — unless $CI is true or $NODEWATCH_REQUIRE_SIMCLUSTER is set,
+// when it fails it.
 func Require(t testing.TB) string {
 	t.Helper()
 	d, err := BinDir()
 	if err == nil {
 		return d
 	}
-	if os.Getenv(EnvRequire) != "" {
-		t.Fatalf("%v; $%s is set, so this test may not skip", err, EnvRequire)
-	}
-	t.Skipf("%v (set $%s to make this a failure)", err, EnvRequire)
+	testenv.Missing(t, EnvRequire, err.Error())
 	return ""
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,35 +23,11 @@ import (
 	"github.com/nodewatch/nodewatch/internal/detect"
 	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/simcluster"
+	"github.com/nodewatch/nodewatch/internal/testenv"
 )
-
-// EnvChromium names the Chromium binary for the browser tests; by default
-// chromium (Debian's package), chromium-browser or google-chrome on $PATH.
-const EnvChromium = "NODEWATCH_CHROMIUM"
 
 // artifacts is where the browser tests leave their screenshots (git-ignored).
 const artifacts = "artifacts"
-
-// requireChromium finds Chromium, or skips the test — unless
-// $NODEWATCH_REQUIRE_SIMCLUSTER is set (CI), when a missing browser fails it.
-func requireChromium(t *testing.T) string {
-	t.Helper()
-	names := []string{"chromium", "chromium-browser", "google-chrome", "headless_shell"}
-	if p := os.Getenv(EnvChromium); p != "" {
-		names = []string{p}
-	}
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("no Chromium for the browser tests (looked for %s; apt-get install -y chromium, or set $%s)", strings.Join(names, ", "), EnvChromium)
-	if os.Getenv(simcluster.EnvRequire) != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // xssMessage is an event message that would run script if the dashboard
 // ever treated data as markup.
@@ -64,7 +39,7 @@ const xssMessage = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</
 // with data points, shows an event message carrying markup as text, and
 // makes no request beyond the daemon.
 func TestDashboard(t *testing.T) {
-	chromium := requireChromium(t)
+	chromium := testenv.Chromium(t, simcluster.EnvRequire)
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	c, nodes := usageCluster(t, ctx, simcluster.Options{NodeMonitorGracePeriod: 40 * time.Second}, 2, simcluster.NodeSize{Memory: "4Gi"})

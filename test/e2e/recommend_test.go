@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodewatch/nodewatch/internal/simcluster"
+	"github.com/nodewatch/nodewatch/internal/testenv"
 )
 
 // recommendUsage is the simulated usage of this test. Its spikes last 4 s
@@ -70,10 +70,7 @@ type recommendRow struct {
 // --apply --yes and `-o patch | sh` (kubectl) change the Deployments.
 func TestRecommend(t *testing.T) {
 	if _, err := exec.LookPath("kubectl"); err != nil {
-		if os.Getenv(simcluster.EnvRequire) != "" {
-			t.Fatalf("kubectl is not installed; $%s is set, so this test may not skip", simcluster.EnvRequire)
-		}
-		t.Skip("kubectl is not installed")
+		testenv.Missing(t, simcluster.EnvRequire, "kubectl is not installed")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()

@@ -2,7 +2,6 @@ package amtest
 
 import (
 	"bytes"
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"runtime"
@@ -11,35 +10,13 @@ import (
 	"time"
 
 	"github.com/nodewatch/nodewatch/internal/peers"
+	"github.com/nodewatch/nodewatch/internal/testenv"
 )
 
-// recorder is a testing.TB that records how Binary ended the test.
-type recorder struct {
-	testing.TB
-	ended string // "skip" or "fatal"
-	msg   string
-}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Skipf(format string, args ...any) {
-	r.ended, r.msg = "skip", fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.ended, r.msg = "fatal", fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-func (r *recorder) Fatal(args ...any) { r.Fatalf("%s", fmt.Sprint(args...)) }
-
-// binary runs Binary on a recorder, as a test would.
-func binary(t *testing.T) (bin string, r *recorder) {
-	r = &recorder{TB: t}
-	done := make(chan struct{})
-	go func() { defer close(done); bin = Binary(r) }()
-	<-done
-	return bin, r
+// binary runs Binary as a test would, and says how it ended the test.
+func binary(t *testing.T) (bin, ended, msg string) {
+	ended, msg = testenv.Ending(t, func(tb testing.TB) { bin = Binary(tb) })
+	return bin, ended, msg
 }
 
 // A missing binary skips a developer's run and fails CI's, saying how to
@@ -51,9 +28,10 @@ func TestBinaryMissing(t *testing.T) {
 		want    string
 	}{{"", "skip"}, {"1", "fatal"}} {
 		t.Setenv(EnvRequire, tc.require)
-		_, r := binary(t)
-		if r.ended != tc.want || !strings.Contains(r.msg, "hack/build-peers.sh") {
-			t.Errorf("%s=%q: ended %q (%s), want %s naming hack/build-peers.sh", EnvRequire, tc.require, r.ended, r.msg, tc.want)
+		t.Setenv("CI", "") // CI=true alone makes it a failure (testenv)
+		_, ended, msg := binary(t)
+		if ended != tc.want || !strings.Contains(msg, "hack/build-peers.sh") {
+			t.Errorf("%s=%q: ended %q (%s), want %s naming hack/build-peers.sh", EnvRequire, tc.require, ended, msg, tc.want)
 		}
 	}
 }
@@ -69,9 +47,12 @@ func TestBinaryFromAnyDirectory(t *testing.T) {
 	if _, file, _, _ := runtime.Caller(0); !strings.HasPrefix(file, root+string(filepath.Separator)) {
 		t.Errorf("repoRoot() = %s, not above %s", root, file)
 	}
-	bin, r := binary(t)
-	if r.ended != "" {
-		t.Skipf("no Alertmanager here: %s", r.msg)
+	bin, ended, msg := binary(t)
+	switch ended {
+	case "fatal":
+		t.Fatal(msg)
+	case "skip":
+		t.Skipf("no Alertmanager here: %s", msg)
 	}
 	base := Start(t, bin, "route: {receiver: default}\nreceivers: [{name: default}]\n")
 	body := `[{"labels":{"alertname":"AmtestProbe","source":"amtest"},"annotations":{"summary":"probe"}}]`
