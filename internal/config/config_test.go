@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 func write(t *testing.T, name, content string) string {
@@ -145,8 +148,8 @@ func TestLoadSecrets(t *testing.T) {
 }
 
 // FuzzLoad: no config file panics the loader or Validate; a file that does
-// not load says which file, and one that loads is either valid or refused by
-// Validate with an error.
+// not load says which file; what one that loads holds is all kept: written
+// back as YAML and loaded again, it is the same configuration.
 func FuzzLoad(f *testing.F) {
 	for _, s := range []string{
 		"dataDir: /var/lib/nodewatch\ngroupWindow: 10s\nrules:\n  leaseMissedRenewals: 5\n  flapWindow: 30m\nalertmanager:\n  url: http://am:9093\n",
@@ -169,5 +172,13 @@ func FuzzLoad(f *testing.F) {
 		_ = c.Validate()
 		c.DetectRules()
 		c.HistoryRules()
+		out, err := yaml.Marshal(c)
+		if err != nil {
+			t.Fatalf("writing a loaded config back: %v", err)
+		}
+		again := Default()
+		if err := again.load(out, "again.yaml"); err != nil || !reflect.DeepEqual(again, c) {
+			t.Fatalf("a loaded config written back does not load the same (%v):\n%s", err, out)
+		}
 	})
 }
