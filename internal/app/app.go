@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -26,7 +27,6 @@ import (
 	"github.com/nodewatch/nodewatch/internal/config"
 	"github.com/nodewatch/nodewatch/internal/dashboard"
 	"github.com/nodewatch/nodewatch/internal/detect"
-	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/history"
 	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/kube"
@@ -89,6 +89,7 @@ func (a *App) Run(ctx context.Context) error {
 
 	var hist *history.DB
 	var histAPI api.History
+	var histErr error
 	if u := a.cfg.History.PrometheusURL; u != "" {
 		r, err := history.NewRemote(u, nil)
 		if err != nil {
@@ -102,10 +103,13 @@ func (a *App) Run(ctx context.Context) error {
 			MinFree: a.cfg.History.MinFreeBytes, Log: a.log,
 		})
 		if err != nil {
-			return err
+			// Degrade, never die: one bad block must not stop the alerts.
+			a.log.Error("the resource history cannot be opened; alerting without it", "err", err)
+			histErr, hist = err, nil
+		} else {
+			defer hist.Close()
+			histAPI = hist
 		}
-		defer hist.Close()
-		histAPI = hist
 	}
 
 	changed := newChangedNodes()
@@ -115,12 +119,13 @@ func (a *App) Run(ctx context.Context) error {
 	mgr, err := incident.NewManager(db, clusterView{Cache: cache, db: db, now: a.now}, incident.Options{
 		GroupWindow: time.Duration(a.cfg.GroupWindow), ExternalURL: a.cfg.ExternalURL, Now: a.now, Log: a.log,
 		Committed:   func() { sender.Wake() },
-		Explain:     a.explainer(histAPI),
+		Enrich:      a.enricher(histAPI),
 		KubeletLogs: a.cfg.KubeletLogLines > 0,
 	})
 	if err != nil {
 		return err
 	}
+	mgr.Observe(selfScope, historyFindings(a.cfg.DataDir, histErr, a.now()), nil)
 	m := newMetrics(func() map[string]int {
 		p, _ := db.Pending()
 		return p
@@ -156,6 +161,12 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { sender.Run(runCtx) })
+	wg.Go(func() {
+		mgr.Run(runCtx, func(err error) {
+			m.stateErrors.Inc()
+			a.log.Error("saving incidents", "err", err)
+		})
+	})
 	wg.Go(func() { events.run(runCtx) })
 	if a.cfg.KubeletLogLines > 0 {
 		wg.Go(func() { readKubeletLogs(runCtx, a.client, mgr, a.cfg.KubeletLogLines) })
@@ -245,12 +256,6 @@ func (a *App) loop(ctx context.Context, cache *kube.Cache, mgr *incident.Manager
 		changed.take() // evaluated below with the rest
 		mgr.Observe("node/", nodes.Evaluate(now), nil)
 		f, reports := workloads.Evaluate(now)
-		for key, r := range reports {
-			if !mgr.IsOpen(key) && len(r.Pods) > 0 {
-				addLogTails(ctx, cache.Client(), &r)
-				reports[key] = r
-			}
-		}
 		mgr.Observe("workload/", f, reports)
 		flush()
 	}
@@ -320,22 +325,48 @@ func releaseMemory(ctx context.Context, period time.Duration) {
 	}
 }
 
-// explainer names the likely cause of node failures from the history (nil
-// without one). A slow or failing history costs the alert its cause, never
-// its delivery: the analysis has 2 seconds.
-func (a *App) explainer(h api.History) func(string, time.Time, []health.PodReport) *health.Cause {
-	if h == nil {
+// enricher adds to incidents what the history and the API server know:
+// a node failure's likely cause, a newly failing workload's log tails. It
+// runs off the detection path (incident.Options.Enrich): a slow or failing
+// history costs the alert its cause, never its timing.
+func (a *App) enricher(h api.History) func(context.Context, incident.Incident, time.Time) incident.Enrichment {
+	return func(ctx context.Context, inc incident.Incident, at time.Time) incident.Enrichment {
+		var e incident.Enrichment
+		if inc.Node != "" && h != nil {
+			c, err := cause.Analyze(ctx, h, inc.Node, at, inc.Pods, cause.DefaultOptions().WithMinHistory(time.Duration(a.cfg.History.CauseMinHistory)))
+			if err != nil {
+				a.log.Warn("explaining a node failure from the history", "node", inc.Node, "err", err)
+			}
+			e.Cause = c
+		}
+		if inc.Details != nil {
+			e.LogTails = logTails(ctx, a.client, inc.Details)
+		}
+		return e
+	}
+}
+
+// NodewatchHistoryUnavailable is the rule of the daemon's alert about a
+// history it could not open.
+const NodewatchHistoryUnavailable = "NodewatchHistoryUnavailable"
+
+// selfScope holds the daemon's findings about its own history; the
+// collector's write failures share it.
+const selfScope = writeScope
+
+// historyFindings is the alert for a history that could not be opened
+// (err nil: none, which resolves one left open by an earlier start).
+func historyFindings(dataDir string, err error, now time.Time) []detect.Finding {
+	if err == nil {
 		return nil
 	}
-	return func(node string, at time.Time, pods []health.PodReport) *health.Cause {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		c, err := cause.Analyze(ctx, h, node, at, pods, cause.DefaultOptions().WithMinHistory(time.Duration(a.cfg.History.CauseMinHistory)))
-		if err != nil {
-			a.log.Warn("explaining a node failure from the history", "node", node, "err", err)
-		}
-		return c
-	}
+	dir := filepath.Join(dataDir, "tsdb")
+	return []detect.Finding{{
+		Key: selfScope + "history-unavailable", Rule: NodewatchHistoryUnavailable, Severity: detect.Warning,
+		Reason: "HistoryUnavailable", Since: now,
+		Message: fmt.Sprintf("nodewatch cannot open its resource history in %s (%v). It alerts on nodes and workloads as usual, "+
+			"without likely causes, leak warnings, recommendations or charts. To start a new history, move %s aside and restart nodewatch.", dir, err, dir),
+	}}
 }
 
 // keepAlive re-sends the open incidents' firing alerts every minute, as

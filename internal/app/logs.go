@@ -20,20 +20,23 @@ const (
 	logTailPods  = 2
 )
 
-// addLogTails fills the last lines of the previous container's log for the
-// first pods of a newly failing workload, where RBAC (pods/log) and the
-// kubelet allow; any error just leaves the tail empty.
-func addLogTails(ctx context.Context, client kubernetes.Interface, r *health.WorkloadReport) {
-	for i := range r.Pods {
+// logTails reads the last lines of the previous container's log for the
+// first pods of a newly failing workload, by pod name, where RBAC
+// (pods/log) and the kubelet allow; any error just leaves a pod out.
+func logTails(ctx context.Context, client kubernetes.Interface, r *health.WorkloadReport) map[string][]string {
+	out := map[string][]string{}
+	for i, p := range r.Pods {
 		if i == logTailPods {
-			return
+			break
 		}
-		p := &r.Pods[i]
 		if p.Container == "" || p.Reason == "Unschedulable" || p.Reason == "Evicted" {
 			continue
 		}
-		p.LogTail = previousLog(ctx, client, r.Namespace, p.Name, p.Container)
+		if tail := previousLog(ctx, client, r.Namespace, p.Name, p.Container); tail != nil {
+			out[p.Name] = tail
+		}
 	}
+	return out
 }
 
 func previousLog(ctx context.Context, client kubernetes.Interface, namespace, pod, container string) []string {

@@ -18,7 +18,7 @@ import (
 	"github.com/nodewatch/nodewatch/internal/incident"
 )
 
-func TestAddLogTails(t *testing.T) {
+func TestLogTails(t *testing.T) {
 	client := fake.NewClientset()
 	r := &health.WorkloadReport{Namespace: "emails", Kind: "Deployment", Name: "digest", Pods: []health.FailingPod{
 		{Name: "a", Container: "digest", Reason: "CrashLoopBackOff"},
@@ -26,15 +26,13 @@ func TestAddLogTails(t *testing.T) {
 		{Name: "c", Container: "digest", Reason: "Unschedulable"},
 		{Name: "d", Container: "digest", Reason: "CrashLoopBackOff"},
 	}}
-	addLogTails(context.Background(), client, r)
+	tails := logTails(context.Background(), client, r)
 	// The fake clientset answers every log request with "fake logs".
-	if got := r.Pods[0].LogTail; len(got) != 1 || got[0] != "fake logs" {
+	if got := tails["a"]; len(got) != 1 || got[0] != "fake logs" {
 		t.Errorf("pod a: %q, want the previous container's log", got)
 	}
-	for _, i := range []int{1, 2, 3} {
-		if r.Pods[i].LogTail != nil {
-			t.Errorf("pod %s: %q; want none (no container, unschedulable, or past the %d-pod limit)", r.Pods[i].Name, r.Pods[i].LogTail, logTailPods)
-		}
+	if len(tails) != 1 {
+		t.Errorf("tails %q; want only pod a's (b has no container, c is unschedulable, d is past the %d-pod limit)", tails, logTailPods)
 	}
 }
 

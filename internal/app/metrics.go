@@ -15,6 +15,7 @@ type metrics struct {
 	reg         *prometheus.Registry
 	sent        *prometheus.CounterVec
 	failed      *prometheus.CounterVec
+	dead        *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	stateErrors prometheus.Counter
 }
@@ -28,6 +29,10 @@ func newMetrics(queued func() map[string]int, sinks []string, open func() int, l
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nodewatch_notifications_failed_total", Help: "Failed delivery attempts, by sink; permanent=true were dropped.",
 		}, []string{"sink", "permanent"}),
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodewatch_notifications_dead_letters_total",
+			Help: "Notifications given up on and kept in the dead letters, by sink and why (rejected, attempts, age).",
+		}, []string{"sink", "why"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "nodewatch_detection_latency_seconds",
 			Help: "From a node's Ready condition changing (its lastTransitionTime, which the API truncates to whole seconds: " +
@@ -39,7 +44,7 @@ func newMetrics(queued func() map[string]int, sinks []string, open func() int, l
 		}),
 	}
 	queuedDesc := prometheus.NewDesc("nodewatch_notifications_queued", "Notifications waiting in the outbox, by sink.", []string{"sink"}, nil)
-	m.reg.MustRegister(m.sent, m.failed, m.latency, m.stateErrors,
+	m.reg.MustRegister(m.sent, m.failed, m.dead, m.latency, m.stateErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "nodewatch_open_incidents", Help: "Incidents open now."},
 			func() float64 { return float64(open()) }),
@@ -84,6 +89,9 @@ func (m *metrics) Failed(sink string, permanent bool) {
 	}
 	m.failed.WithLabelValues(sink, p).Inc()
 }
+
+// Dead implements outbox.Metrics.
+func (m *metrics) Dead(sink, why string) { m.dead.WithLabelValues(sink, why).Inc() }
 
 type funcCollector struct {
 	desc    *prometheus.Desc

@@ -3,8 +3,10 @@
 // moment, kept even after they are evicted), escalates it when the rule
 // changes (a node's early warning becoming NotReady), resolves it when the
 // finding goes away, and queues the notifications — grouping node failures
-// that happen within a window into one message. Incidents and their queued
-// messages are committed together, so a crash never loses or repeats one.
+// that follow one another within a window into one follow-up message (the
+// first goes at once). An incident and the messages it is owed are
+// committed together before anything else, so a crash or a restart never
+// loses one (see announce.go).
 package incident
 
 import (
@@ -52,8 +54,23 @@ type Incident struct {
 	KubeletLogMissing string   `json:"kubeletLogMissing,omitempty"`
 	// Notifications are the messages queued for this incident.
 	Notifications []Notification `json:"notifications"`
-	// superseded is the rule of an escalation not yet announced.
-	superseded *notify.Superseded
+	// Owed are the messages the incident is owed and that are not queued
+	// yet, oldest first: committed with the incident, so a restart still
+	// sends them (see announce.go).
+	Owed []Owed `json:"owed,omitempty"`
+}
+
+// Owed is a message an incident is owed: queued to the outbox when Due at
+// the latest — earlier for a first message whose enrichment came in sooner.
+type Owed struct {
+	Rule   string    `json:"rule"`
+	Status string    `json:"status"`
+	Due    time.Time `json:"due"`
+	// Grouped: a follow-up inside its group's window; it goes out at Due
+	// with every other incident's follow-up of the same rule and status.
+	Grouped bool `json:"grouped,omitempty"`
+	// Supersedes is the rule an escalation replaces.
+	Supersedes *notify.Superseded `json:"supersedes,omitempty"`
 }
 
 // Event is a Kubernetes event kept with an incident.

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -21,7 +22,9 @@ import (
 
 // Persister stores incidents and queues their messages in one transaction.
 type Persister interface {
-	OpenIncidents() ([]*Incident, error)
+	// Unfinished returns the open incidents and the resolved ones still
+	// owed a message.
+	Unfinished() ([]*Incident, error)
 	Commit(incidents []*Incident, messages []*notify.Message) error
 }
 
@@ -35,8 +38,10 @@ type ClusterView interface {
 
 // Options configure a Manager.
 type Options struct {
-	// GroupWindow gathers node failures starting within it into one message
-	// (0 sends each at once).
+	// GroupWindow: a node failure is announced at once and opens a window;
+	// failures that follow within it go out together as one follow-up when
+	// it closes, and recoveries are gathered the same way (0: every message
+	// on its own, at once).
 	GroupWindow time.Duration
 	// ExternalURL, when set, links messages to <ExternalURL>/incidents/<id>.
 	ExternalURL string
@@ -44,11 +49,19 @@ type Options struct {
 	Log         *slog.Logger
 	// Committed is called after messages were queued (to wake the sender).
 	Committed func()
-	// Explain, if set, names the likely cause of a node's failure at a time
-	// from the pods on it (see package analyze/cause); nil when nothing in
-	// the history explains it. It runs when a node incident opens or
-	// escalates, before its message is built.
-	Explain func(node string, at time.Time, pods []health.PodReport) *health.Cause
+	// Enrich, if set, adds what takes the history or the network to know
+	// to a node failure (its likely cause) or a newly failing workload (its
+	// pods' log tails). It runs off the detection path, at most
+	// EnrichConcurrency at a time and for at most EnrichTimeout: the
+	// incident and its message are committed first, the message waits for
+	// the enrichment at most EnrichWait, and what comes later still goes
+	// into the incident.
+	Enrich func(ctx context.Context, inc Incident, at time.Time) Enrichment
+	// EnrichWait (500ms), EnrichTimeout (30s) and EnrichConcurrency (4)
+	// bound the enrichment; zero takes the default.
+	EnrichWait        time.Duration
+	EnrichTimeout     time.Duration
+	EnrichConcurrency int
 	// KubeletLogs, when set, has node failures wait for their kubelet's
 	// log: someone reads KubeletLogRequests and answers through
 	// AttachKubeletLog (see kubeletlog.go).
@@ -63,17 +76,13 @@ type Manager struct {
 
 	mu      sync.Mutex
 	open    map[string]*Incident // by key
-	groups  map[string]*group    // pending grouped node messages, by rule/status
+	owing   map[*Incident]bool   // incidents owed a message, open or not
+	windows map[string]time.Time // when each group's window closes, by rule/status
 	dirty   map[*Incident]bool
 	unsaved []*notify.Message
 	logs    map[string]*logWant // by incident ID
-}
-
-// group is a node message waiting for its window to close.
-type group struct {
-	rule, status string
-	deadline     time.Time
-	incidents    []*Incident
+	enrich  enrichment
+	wake    chan struct{}
 }
 
 // NewManager loads the open incidents from p.
@@ -84,14 +93,24 @@ func NewManager(p Persister, view ClusterView, opts Options) (*Manager, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	open, err := p.OpenIncidents()
+	opts.EnrichWait = cmp.Or(opts.EnrichWait, 500*time.Millisecond)
+	opts.EnrichTimeout = cmp.Or(opts.EnrichTimeout, 30*time.Second)
+	opts.EnrichConcurrency = cmp.Or(opts.EnrichConcurrency, 4)
+	unfinished, err := p.Unfinished()
 	if err != nil {
 		return nil, fmt.Errorf("loading open incidents: %w", err)
 	}
-	m := &Manager{opts: opts, p: p, view: view, open: map[string]*Incident{}, groups: map[string]*group{}, dirty: map[*Incident]bool{}, logs: map[string]*logWant{}}
-	for _, inc := range open {
-		m.open[inc.Key] = inc
-		m.wantLogAgain(inc)
+	m := &Manager{
+		opts: opts, p: p, view: view, open: map[string]*Incident{}, owing: map[*Incident]bool{}, windows: map[string]time.Time{},
+		dirty: map[*Incident]bool{}, logs: map[string]*logWant{}, wake: make(chan struct{}, 1),
+	}
+	m.enrich.init(opts.EnrichConcurrency)
+	for _, inc := range unfinished {
+		if inc.Status == Open {
+			m.open[inc.Key] = inc
+			m.wantLogAgain(inc)
+		}
+		m.resume(inc)
 	}
 	return m, nil
 }
@@ -123,9 +142,9 @@ func (m *Manager) FiringMessages() []*notify.Message {
 			}
 		}
 		if len(inc.Notifications) == 0 {
-			continue // its first message is still in a grouping window
+			continue // its first message is not queued yet
 		}
-		out = append(out, m.message(now, inc.Rule, notify.Firing, []*Incident{inc}))
+		out = append(out, m.message(now, inc.Rule, notify.Firing, false, []*Incident{inc}))
 	}
 	slices.SortFunc(out, func(a, b *notify.Message) int { return strings.Compare(a.Key, b.Key) })
 	return out
@@ -157,12 +176,13 @@ func (m *Manager) Observe(scope string, findings []detect.Finding, reports map[s
 			if r, ok := reports[f.Key]; ok {
 				inc.Details = &r
 			}
-			m.emit(inc, notify.Firing, now)
+			m.startEnrichment(inc, now)
+			m.emit(inc, notify.Firing, now, nil)
 		case inc.Rule != f.Rule && rank(f.Severity) < rank(inc.Severity):
 			// Easing off (a recovering node is Ready before its next Lease
 			// renewal): keep the graver finding, say nothing new.
 		case inc.Rule != f.Rule:
-			inc.superseded = &notify.Superseded{Rule: inc.Rule, Severity: inc.Severity}
+			sup := &notify.Superseded{Rule: inc.Rule, Severity: inc.Severity}
 			inc.Rule, inc.Severity, inc.Reason, inc.Message = f.Rule, f.Severity, f.Reason, f.Message
 			if !f.Since.IsZero() {
 				inc.Since = f.Since.UTC()
@@ -172,11 +192,11 @@ func (m *Manager) Observe(scope string, findings []detect.Finding, reports map[s
 			}
 			if f.Node != "" {
 				inc.Events = m.view.Events("Node", "", f.Node)
-				m.explain(inc, now)
 				m.wantLog(inc)
 			}
 			m.dirty[inc] = true
-			m.emit(inc, notify.Firing, now)
+			m.startEnrichment(inc, now)
+			m.emit(inc, notify.Firing, now, sup)
 		default:
 			if r, ok := reports[f.Key]; ok && inc.Details != nil && len(r.Pods) > len(inc.Details.Pods) {
 				inc.Details = &r
@@ -206,7 +226,6 @@ func (m *Manager) start(f detect.Finding, now time.Time) *Incident {
 	if f.Node != "" {
 		inc.Pods = m.podsOn(f.Node)
 		inc.Events = m.view.Events("Node", "", f.Node)
-		m.explain(inc, now)
 		m.wantLog(inc)
 	}
 	m.open[f.Key] = inc
@@ -226,18 +245,7 @@ func (m *Manager) resolve(inc *Incident, now time.Time) {
 	m.dirty[inc] = true
 	m.opts.Log.Info("incident resolved", "id", inc.ID, "rule", inc.Rule, "duration", inc.Duration(now).Round(time.Second))
 	if inc.Rule != detect.NodeDeleted { // a deletion is one message
-		m.emit(inc, notify.Resolved, now)
-	}
-}
-
-// explain attaches the likely cause of a node failure (node down or early
-// warning), keeping an earlier one if the history no longer shows it.
-func (m *Manager) explain(inc *Incident, now time.Time) {
-	if m.opts.Explain == nil || (inc.Rule != detect.NodeNotReady && inc.Rule != detect.NodeLeaseStale) {
-		return
-	}
-	if c := m.opts.Explain(inc.Node, now, inc.Pods); c != nil {
-		inc.Cause = c
+		m.emit(inc, notify.Resolved, now, nil)
 	}
 }
 
@@ -261,75 +269,6 @@ func (m *Manager) podsOn(node string) []health.PodReport {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return out
-}
-
-// emit queues a message about inc: node failures and recoveries join a
-// group (sent when its window closes), others go at once. A node that is flapping has one
-// alert for that; its individual down/up messages are recorded as suppressed.
-func (m *Manager) emit(inc *Incident, status string, now time.Time) {
-	if inc.Node != "" && inc.Rule != detect.NodeFlapping {
-		if _, flapping := m.open["node/"+inc.Node+"/flapping"]; flapping {
-			inc.Notifications = append(inc.Notifications, Notification{Rule: inc.Rule, Status: status, At: now, Suppressed: "node is flapping"})
-			m.dirty[inc] = true
-			return
-		}
-	}
-	// Early warnings go at once: waiting for a group would spend the
-	// head start they exist for.
-	if inc.Node == "" || m.opts.GroupWindow == 0 || inc.Rule == detect.NodeLeaseStale {
-		m.queue(now, inc.Rule, status, inc)
-		return
-	}
-	gk := inc.Rule + "/" + status
-	g, ok := m.groups[gk]
-	if !ok {
-		g = &group{rule: inc.Rule, status: status, deadline: now.Add(m.opts.GroupWindow)}
-		m.groups[gk] = g
-	}
-	g.incidents = append(g.incidents, inc)
-}
-
-// Flush sends the groups whose window has closed and commits what changed.
-// The daemon calls it after each evaluation and on a ticker.
-func (m *Manager) Flush() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.opts.Now().UTC()
-	for gk, g := range m.groups {
-		if !now.Before(g.deadline) {
-			m.queue(now, g.rule, g.status, g.incidents...)
-			delete(m.groups, gk)
-		}
-	}
-	if len(m.dirty) == 0 && len(m.unsaved) == 0 {
-		return nil
-	}
-	incs := make([]*Incident, 0, len(m.dirty))
-	for inc := range m.dirty {
-		incs = append(incs, inc)
-	}
-	if err := m.p.Commit(incs, m.unsaved); err != nil {
-		// Keep everything: the next Flush tries again. Detection goes on.
-		return fmt.Errorf("saving %d incidents and %d messages (will retry): %w", len(incs), len(m.unsaved), err)
-	}
-	if len(m.unsaved) > 0 && m.opts.Committed != nil {
-		m.opts.Committed()
-	}
-	m.dirty, m.unsaved = map[*Incident]bool{}, nil
-	return nil
-}
-
-// queue builds one message about incs and records it on each.
-func (m *Manager) queue(now time.Time, rule, status string, incs ...*Incident) {
-	msg := m.message(now, rule, status, incs)
-	for _, inc := range incs {
-		if inc.superseded != nil && status == notify.Firing {
-			msg.Supersedes, inc.superseded = inc.superseded, nil
-		}
-		inc.Notifications = append(inc.Notifications, Notification{Key: msg.Key, Rule: rule, Status: status, At: now})
-		m.dirty[inc] = true
-	}
-	m.unsaved = append(m.unsaved, msg)
 }
 
 // rank orders severities.

@@ -1,8 +1,10 @@
 package incident
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,10 +23,10 @@ type memStore struct {
 	fail  error
 }
 
-func (s *memStore) OpenIncidents() ([]*Incident, error) {
+func (s *memStore) Unfinished() ([]*Incident, error) {
 	var out []*Incident
 	for _, i := range s.saved {
-		if i.Status == Open {
+		if i.Status == Open || len(i.Owed) > 0 {
 			c := *i
 			out = append(out, &c)
 		}
@@ -123,32 +125,100 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-func TestGroupingAndRestart(t *testing.T) {
+// TestFirstAtOnceThenFollowUps: the first failure is announced at once;
+// failures that follow within the window go out together when it closes,
+// as one follow-up; the next window starts then.
+func TestFirstAtOnceThenFollowUps(t *testing.T) {
+	m, st, now := newTest(t, 30*time.Second)
+	step := func(d time.Duration, fs ...detect.Finding) {
+		*now = now.Add(d)
+		m.Observe("node/", fs, nil)
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b, c := down("a", detect.NodeNotReady), down("b", detect.NodeNotReady), down("c", detect.NodeNotReady)
+	step(0, a)
+	if got := titles(st.msgs); len(got) != 1 || got[0] != "a is down" {
+		t.Fatalf("messages %q, want the first failure at once", got)
+	}
+	step(5*time.Second, a, b)
+	step(5*time.Second, a, b, c)
+	if got := titles(st.msgs); len(got) != 1 {
+		t.Fatalf("follow-ups sent before the window closed: %q", got)
+	}
+	if due := m.NextDue(); !due.Equal(now.Add(20 * time.Second)) {
+		t.Errorf("NextDue %s, want the window's end %s", due, now.Add(20*time.Second))
+	}
+	step(20*time.Second, a, b, c)
+	if got := titles(st.msgs); len(got) != 2 || got[1] != "2 more nodes down: b, c" {
+		t.Fatalf("messages %q, want one follow-up for b and c", got)
+	}
+	// A failure inside the next window waits for it; after a quiet
+	// window the next failure is first again.
+	step(10*time.Second, a, b, c, down("d", detect.NodeNotReady))
+	step(20*time.Second, a, b, c, down("d", detect.NodeNotReady))
+	step(40*time.Second, a, b, c, down("d", detect.NodeNotReady), down("e", detect.NodeNotReady))
+	if got := titles(st.msgs); len(got) != 4 || got[2] != "d is down" || got[3] != "e is down" {
+		t.Fatalf("messages %q, want d as a follow-up, then e at once", got)
+	}
+	// Recoveries keep their window from the first.
+	step(time.Second)
+	if got := titles(st.msgs); len(got) != 4 {
+		t.Fatalf("a recovery sent before its window closed: %q", got)
+	}
+	step(30 * time.Second)
+	if got := titles(st.msgs); len(got) != 5 || got[4] != "5 nodes recovered: a, b, c, d, e" {
+		t.Fatalf("messages %q, want the recoveries grouped", got)
+	}
+}
+
+// TestOwedMessagesSurviveRestart: a follow-up waiting for its window and a
+// recovery waiting for its group are committed with their incidents; a
+// new manager over the same store (a restart, graceful or not) sends each
+// once when due, and nothing already sent again.
+func TestOwedMessagesSurviveRestart(t *testing.T) {
 	m, st, now := newTest(t, 30*time.Second)
 	m.Observe("node/", []detect.Finding{down("a", detect.NodeNotReady)}, nil)
 	_ = m.Flush()
+	*now = now.Add(5 * time.Second)
+	m.Observe("node/", []detect.Finding{down("a", detect.NodeNotReady), down("b", detect.NodeNotReady)}, nil)
+	_ = m.Flush()
+	restart := func() *Manager {
+		m2, err := NewManager(st, m.view, Options{GroupWindow: 30 * time.Second, Now: func() time.Time { return *now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m2
+	}
+	m = restart() // b's follow-up is owed, in memory nowhere but the store
 	*now = now.Add(10 * time.Second)
 	m.Observe("node/", []detect.Finding{down("a", detect.NodeNotReady), down("b", detect.NodeNotReady)}, nil)
 	_ = m.Flush()
-	if len(st.msgs) != 0 {
-		t.Fatalf("sent before the window closed: %q", titles(st.msgs))
+	if got := titles(st.msgs); len(got) != 1 {
+		t.Fatalf("messages %q before b's window closed", got)
 	}
-	*now = now.Add(21 * time.Second)
+	*now = now.Add(30 * time.Second) // the daemon was down past the window's end
+	m = restart()
 	_ = m.Flush()
-	if got := titles(st.msgs); len(got) != 1 || got[0] != "2 nodes down: a, b" {
-		t.Fatalf("messages %q, want one grouped", got)
+	if got := titles(st.msgs); len(got) != 2 || got[1] != "b is down" {
+		t.Fatalf("messages %q, want b's follow-up after the restart", got)
 	}
-	// A new manager over the same store (a restart) finds the incidents
-	// open and says nothing while they still hold.
-	m2, err := NewManager(st, m.view, Options{GroupWindow: 30 * time.Second, Now: func() time.Time { return *now }})
-	if err != nil {
-		t.Fatal(err)
+	// Both recover; the daemon restarts before the recoveries' window
+	// closes; they are sent once, together.
+	m.Observe("node/", nil, nil)
+	_ = m.Flush()
+	m = restart()
+	m.Observe("node/", nil, nil)
+	*now = now.Add(31 * time.Second)
+	_ = m.Flush()
+	m = restart()
+	_ = m.Flush()
+	if got := titles(st.msgs); len(got) != 3 || got[2] != "2 nodes recovered: a, b" {
+		t.Fatalf("messages %q, want one recovery message for both", got)
 	}
-	m2.Observe("node/", []detect.Finding{down("a", detect.NodeNotReady), down("b", detect.NodeNotReady)}, nil)
-	*now = now.Add(time.Minute)
-	_ = m2.Flush()
-	if len(st.msgs) != 1 {
-		t.Errorf("restart re-alerted: %q", titles(st.msgs))
+	if len(m.Open()) != 0 || len(m.owing) != 0 {
+		t.Errorf("open %d, owing %d after everything was sent", len(m.Open()), len(m.owing))
 	}
 }
 
@@ -196,22 +266,23 @@ func TestEscalationSupersedesAndKeepAlive(t *testing.T) {
 	}
 }
 
-// TestLikelyCause: a node failure's message names the cause Explain finds
+// TestLikelyCause: a node failure's message names the cause Enrich finds
 // (asked with the pods on the node), in the text and in the node's report,
 // and keeps it when the escalation's history shows nothing new.
 func TestLikelyCause(t *testing.T) {
 	m, st, now := newTest(t, 0)
-	calls := 0
-	m.opts.Explain = func(node string, at time.Time, pods []health.PodReport) *health.Cause {
-		calls++
-		if node != "a" || len(pods) != 1 || pods[0].Name != "ue-a" || !at.Equal(*now) {
-			t.Errorf("Explain(%s, %s, %+v)", node, at, pods)
+	var calls atomic.Int32
+	start := *now
+	m.opts.Enrich = func(_ context.Context, inc Incident, at time.Time) Enrichment {
+		n := calls.Add(1)
+		if inc.Node != "a" || len(inc.Pods) != 1 || inc.Pods[0].Name != "ue-a" || !at.Equal(start.Add(time.Duration(n)*10*time.Second)) {
+			t.Errorf("Enrich(%s, %s, %+v)", inc.Node, at, inc.Pods)
 		}
-		if calls > 1 {
-			return nil
+		if n > 1 {
+			return Enrichment{}
 		}
-		return &health.Cause{Summary: "emails/ReplicationController/unanswered-emails — +1.0 GiB/h for 6h, no memory limit, 6.4 GiB at failure",
-			Namespace: "emails", Kind: "ReplicationController", Name: "unanswered-emails"}
+		return Enrichment{Cause: &health.Cause{Summary: "emails/ReplicationController/unanswered-emails — +1.0 GiB/h for 6h, no memory limit, 6.4 GiB at failure",
+			Namespace: "emails", Kind: "ReplicationController", Name: "unanswered-emails"}}
 	}
 	for _, rule := range []string{detect.NodeLeaseStale, detect.NodeNotReady} {
 		*now = now.Add(10 * time.Second)
@@ -219,9 +290,13 @@ func TestLikelyCause(t *testing.T) {
 		if err := m.Flush(); err != nil {
 			t.Fatal(err)
 		}
+		m.WaitEnrichments()
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if calls != 2 || len(st.msgs) != 2 {
-		t.Fatalf("Explain called %d times, %d messages", calls, len(st.msgs))
+	if calls.Load() != 2 || len(st.msgs) != 2 {
+		t.Fatalf("Enrich called %d times, %d messages", calls.Load(), len(st.msgs))
 	}
 	for _, msg := range st.msgs {
 		if !strings.Contains(msg.Text, "Likely cause: emails/ReplicationController/unanswered-emails") {
@@ -230,5 +305,75 @@ func TestLikelyCause(t *testing.T) {
 		if c := msg.Nodes[0].LikelyCause; c == nil || c.Name != "unanswered-emails" {
 			t.Errorf("%q: node report cause %+v", msg.Title, c)
 		}
+	}
+}
+
+// TestEnrichmentOffTheDetectionPath: an enrichment that takes long (a slow
+// --prometheus-url) holds up neither Observe nor the commit: the incident
+// and its owed message are saved at once, the message goes without the
+// cause when EnrichWait runs out, and the cause that comes later goes into
+// the incident (no second message).
+func TestEnrichmentOffTheDetectionPath(t *testing.T) {
+	m, st, now := newTest(t, 30*time.Second)
+	release := make(chan struct{})
+	m.opts.Enrich = func(ctx context.Context, inc Incident, _ time.Time) Enrichment {
+		<-release
+		return Enrichment{Cause: &health.Cause{Summary: "late cause"}}
+	}
+	t0 := time.Now()
+	m.Observe("node/", []detect.Finding{down("a", detect.NodeNotReady)}, nil)
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d > 100*time.Millisecond {
+		t.Errorf("Observe and Flush took %s with the enrichment hanging", d)
+	}
+	saved := st.saved[m.Open()[0].ID]
+	if saved == nil || len(saved.Owed) != 1 || saved.Owed[0].Rule != detect.NodeNotReady || len(st.msgs) != 0 {
+		t.Fatalf("want the incident committed owing its message, nothing queued yet: saved %+v, %d messages", saved, len(st.msgs))
+	}
+	*now = now.Add(m.opts.EnrichWait)
+	_ = m.Flush()
+	if got := titles(st.msgs); len(got) != 1 || got[0] != "a is down" || strings.Contains(st.msgs[0].Text, "late cause") {
+		t.Fatalf("messages %q (text %q), want the alert without the cause once the wait ran out", got, st.msgs[0].Text)
+	}
+	close(release)
+	m.WaitEnrichments()
+	_ = m.Flush()
+	if c := st.saved[m.Open()[0].ID].Cause; c == nil || c.Summary != "late cause" {
+		t.Errorf("the incident lacks the cause that came late: %+v", c)
+	}
+	if len(st.msgs) != 1 {
+		t.Errorf("a late cause sent another message: %q", titles(st.msgs))
+	}
+}
+
+// TestRunSendsWhenDue: Run queues an owed message when its enrichment is
+// in, without another evaluation, and stops its enrichments on exit.
+func TestRunSendsWhenDue(t *testing.T) {
+	st := &memStore{saved: map[string]*Incident{}}
+	queued := make(chan struct{}, 10)
+	m, err := NewManager(st, view{}, Options{
+		Enrich: func(context.Context, Incident, time.Time) Enrichment {
+			return Enrichment{Cause: &health.Cause{Summary: "leak"}}
+		},
+		Committed: func() { queued <- struct{}{} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx, nil); close(done) }()
+	m.Observe("node/", []detect.Finding{down("a", detect.NodeNotReady)}, nil)
+	select {
+	case <-queued:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not queue the message when the enrichment came in")
+	}
+	cancel()
+	<-done
+	if len(st.msgs) != 1 || !strings.Contains(st.msgs[0].Text, "Likely cause: leak") {
+		t.Errorf("messages %q, want one with the cause", titles(st.msgs))
 	}
 }

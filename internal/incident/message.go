@@ -11,8 +11,9 @@ import (
 	"github.com/nodewatch/nodewatch/internal/notify"
 )
 
-// message builds the notification for incidents sharing rule and status.
-func (m *Manager) message(now time.Time, rule, status string, incs []*Incident) *notify.Message {
+// message builds the notification for incidents sharing rule and status;
+// followUp: they follow a first failure announced at once.
+func (m *Manager) message(now time.Time, rule, status string, followUp bool, incs []*Incident) *notify.Message {
 	ids := make([]string, len(incs))
 	for i, inc := range incs {
 		ids[i] = inc.ID
@@ -48,7 +49,7 @@ func (m *Manager) message(now time.Time, rule, status string, incs []*Incident) 
 			msg.Workloads = append(msg.Workloads, *inc.Details)
 		}
 	}
-	msg.Title, msg.Text = describe(rule, status, incs, names, now)
+	msg.Title, msg.Text = describe(rule, status, followUp, incs, names, now)
 	if status == notify.Firing {
 		var causes []string
 		for _, inc := range incs {
@@ -95,7 +96,7 @@ func nodeReport(inc *Incident, status string) health.NodeReport {
 }
 
 // describe writes the headline and a sentence for a message.
-func describe(rule, status string, incs []*Incident, nodes []string, now time.Time) (title, text string) {
+func describe(rule, status string, followUp bool, incs []*Incident, nodes []string, now time.Time) (title, text string) {
 	list := strings.Join(nodes, ", ")
 	if status == notify.Resolved {
 		switch {
@@ -107,11 +108,15 @@ func describe(rule, status string, incs []*Incident, nodes []string, now time.Ti
 			return fmt.Sprintf("resolved: %s %s after %s", incs[0].Workload, rule, incs[0].Duration(now).Round(time.Second)), ""
 		}
 	}
+	more := ""
+	if followUp {
+		more = "more "
+	}
 	plural := func(one, many string) string {
 		if len(nodes) == 1 {
 			return nodes[0] + " " + one
 		}
-		return fmt.Sprintf("%d nodes %s: %s", len(nodes), many, list)
+		return fmt.Sprintf("%d %snodes %s: %s", len(nodes), more, many, list)
 	}
 	switch rule {
 	case detect.NodeNotReady:

@@ -23,6 +23,7 @@ var (
 	bOutbox    = []byte("outbox")
 	bDelivered = []byte("delivered")
 	bDead      = []byte("dead")
+	bOwed      = []byte("owed")
 )
 
 // FileName is the database's name in the data dir.
@@ -55,19 +56,19 @@ func Open(dir string, sinks []string, readOnly bool) (*DB, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data dir: %w", err)
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
+	b, err := openChecked(path, readOnly)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w", path, ErrLocked)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		return nil, err
 	}
 	db := &DB{bolt: b, sinks: sinks, now: time.Now}
 	if readOnly {
 		return db, nil
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bIncidents, bOpen, bOutbox, bDelivered, bDead} {
+		for _, name := range [][]byte{bIncidents, bOpen, bOutbox, bDelivered, bDead, bOwed} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -81,22 +82,75 @@ func Open(dir string, sinks []string, readOnly bool) (*DB, error) {
 	return db, nil
 }
 
+// openChecked opens the bbolt file and checks every page once: bbolt
+// panics on a damaged page it meets later (a disk error, a file copied
+// while written), and a daemon that panics at its first alert is worse
+// than one that refuses to start with an error saying what to do. The
+// check reads the whole file: milliseconds for a state file of a few MB.
+func openChecked(path string, readOnly bool) (b *bolt.DB, err error) {
+	corrupt := func(why any) error {
+		return fmt.Errorf("%s is corrupt (%v): move it aside (mv %s %s.corrupt) and start nodewatch again — "+
+			"it starts with no incident history and an empty outbox (the resource history is kept); "+
+			"meanwhile `nodewatch run --data-dir` on an empty directory alerts as usual", path, why, path, path)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if b != nil {
+				_ = b.Close()
+			}
+			b, err = nil, corrupt(r)
+		}
+	}()
+	b, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
+	if err != nil {
+		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
+			return nil, corrupt(err)
+		}
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	err = b.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for e := range tx.Check() {
+			errs = append(errs, e)
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		_ = b.Close()
+		return nil, corrupt(err)
+	}
+	return b, nil
+}
+
 // Close closes the file.
 func (db *DB) Close() error { return db.bolt.Close() }
 
-// OpenIncidents returns the incidents still open.
-func (db *DB) OpenIncidents() ([]*incident.Incident, error) {
+// Unfinished implements incident.Persister: the incidents still open and
+// the resolved ones still owed a message.
+func (db *DB) Unfinished() ([]*incident.Incident, error) {
 	var out []*incident.Incident
+	seen := map[string]bool{}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		inc := tx.Bucket(bIncidents)
-		return tx.Bucket(bOpen).ForEach(func(_, id []byte) error {
+		load := func(id []byte) error {
+			if seen[string(id)] {
+				return nil
+			}
+			seen[string(id)] = true
 			var i incident.Incident
 			if err := json.Unmarshal(inc.Get(id), &i); err != nil {
 				return fmt.Errorf("incident %s: %w", id, err)
 			}
 			out = append(out, &i)
 			return nil
-		})
+		}
+		if err := tx.Bucket(bOpen).ForEach(func(_, id []byte) error { return load(id) }); err != nil {
+			return err
+		}
+		if b := tx.Bucket(bOwed); b != nil { // a file from before owed messages were kept
+			return b.ForEach(func(id, _ []byte) error { return load(id) })
+		}
+		return nil
 	})
 	return out, err
 }
@@ -126,7 +180,7 @@ func (db *DB) Incidents() ([]incident.Incident, error) {
 func (db *DB) Commit(incs []*incident.Incident, msgs []*notify.Message) error {
 	now := db.now()
 	return db.bolt.Update(func(tx *bolt.Tx) error {
-		ib, ob := tx.Bucket(bIncidents), tx.Bucket(bOpen)
+		ib, ob, owed := tx.Bucket(bIncidents), tx.Bucket(bOpen), tx.Bucket(bOwed)
 		for _, inc := range incs {
 			v, err := json.Marshal(inc)
 			if err != nil {
@@ -139,6 +193,14 @@ func (db *DB) Commit(incs []*incident.Incident, msgs []*notify.Message) error {
 				err = ob.Put([]byte(inc.Key), []byte(inc.ID))
 			} else if string(ob.Get([]byte(inc.Key))) == inc.ID {
 				err = ob.Delete([]byte(inc.Key))
+			}
+			if err != nil {
+				return err
+			}
+			if len(inc.Owed) > 0 {
+				err = owed.Put([]byte(inc.ID), nil)
+			} else {
+				err = owed.Delete([]byte(inc.ID))
 			}
 			if err != nil {
 				return err
@@ -177,10 +239,14 @@ func (db *DB) Commit(incs []*incident.Incident, msgs []*notify.Message) error {
 	})
 }
 
-// Due implements outbox.Queue.
+// Due implements outbox.Queue: the sink's entries whose next attempt has
+// come, in queue order, but none queued behind an earlier one about the
+// same incident that is still waiting (an incident's messages keep their
+// order; a message the receiver keeps refusing holds up no other incident's).
 func (db *DB) Due(sink string, now time.Time, limit int) ([]outbox.Entry, error) {
 	var out []outbox.Entry
 	err := db.bolt.View(func(tx *bolt.Tx) error {
+		waiting := map[string]bool{} // incidents with an entry not due yet
 		c := tx.Bucket(bOutbox).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			var e outbox.Entry
@@ -190,8 +256,10 @@ func (db *DB) Due(sink string, now time.Time, limit int) ([]outbox.Entry, error)
 			if e.Sink != sink {
 				continue
 			}
-			if e.NextAttempt.After(now) {
-				break // keep this sink's messages in order
+			g := outbox.GroupOf(e.Message)
+			if waiting[g] || e.NextAttempt.After(now) {
+				waiting[g] = true
+				continue
 			}
 			out = append(out, e)
 		}

@@ -1,11 +1,20 @@
 package store
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/notify"
+	"github.com/nodewatch/nodewatch/internal/notify/outbox"
 )
 
 var t0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -51,7 +60,7 @@ func TestOutboxExactlyOnce(t *testing.T) {
 	if due, _ := db.Due("log", time.Now().Add(time.Hour), 10); len(due) != 1 {
 		t.Errorf("the log sink lost its entry: %v", due)
 	}
-	open, err := db.OpenIncidents()
+	open, err := db.Unfinished()
 	if err != nil || len(open) != 1 || open[0].ID != "i1" {
 		t.Errorf("open incidents after restart: %v %v", open, err)
 	}
@@ -81,5 +90,148 @@ func TestEvents(t *testing.T) {
 	}
 	if got, _ := db.Events("Node", "", "a", time.Time{}); len(got) != 1 {
 		t.Errorf("after pruning: %+v", got)
+	}
+}
+
+// refuser is a receiver that answers 500 to one message, every time, and
+// takes the others.
+type refuser struct {
+	mu        sync.Mutex
+	refuse    string
+	delivered []string
+	refusals  int
+}
+
+func (r *refuser) Notify(_ context.Context, m *notify.Message) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m.Key == r.refuse {
+		r.refusals++
+		return true, errors.New("HTTP 500")
+	}
+	r.delivered = append(r.delivered, m.Key)
+	return false, nil
+}
+
+func (r *refuser) state() ([]string, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.delivered), r.refusals
+}
+
+type deadCount struct {
+	mu  sync.Mutex
+	why []string
+}
+
+func (d *deadCount) Sent(string, *notify.Message, time.Time) {}
+func (d *deadCount) Failed(string, bool)                     {}
+func (d *deadCount) Dead(_, why string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.why = append(d.why, why)
+}
+
+// TestRefusedMessageHoldsUpNoOther: a sink that refuses one message
+// forever still gets every later message about other incidents, in
+// order, while the refused one is retried behind its own incident's
+// queue; after MaxAttempts it goes to the dead letters, counted, and the
+// message queued behind it about the same incident goes out.
+func TestRefusedMessageHoldsUpNoOther(t *testing.T) {
+	db, err := Open(t.TempDir(), []string{"slack"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m := func(inc, status string) *notify.Message {
+		return &notify.Message{Key: inc + "/NodeNotReady/" + status, IncidentID: inc, Severity: "critical", Status: status, Title: inc + " " + status}
+	}
+	if err := db.Commit(nil, []*notify.Message{m("a", "firing"), m("b", "firing"), m("a", "resolved"), m("c", "firing")}); err != nil {
+		t.Fatal(err)
+	}
+	rx := &refuser{refuse: "a/NodeNotReady/firing"}
+	dead := &deadCount{}
+	s := outbox.New(db, []outbox.Sink{{Name: "slack", Notifier: rx}}, outbox.Options{
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxAttempts: 5, Metrics: dead,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go s.Run(ctx)
+	for {
+		got, _ := rx.state()
+		if len(got) >= 2 {
+			if !slices.Equal(got[:2], []string{"b/NodeNotReady/firing", "c/NodeNotReady/firing"}) {
+				t.Fatalf("delivered %v first, want b and c while a is refused", got)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("later messages held up behind the refused one: delivered %v", got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for {
+		got, refusals := rx.state()
+		if len(got) == 3 {
+			if got[2] != "a/NodeNotReady/resolved" || refusals != 5 {
+				t.Fatalf("delivered %v after %d refusals, want a's recovery after 5", got, refusals)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("a's recovery never went: delivered %v, %d refusals", got, refusals)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	dead.mu.Lock()
+	defer dead.mu.Unlock()
+	if !slices.Equal(dead.why, []string{"attempts"}) {
+		t.Errorf("dead letters counted %v, want one for attempts", dead.why)
+	}
+	if p, _ := db.Pending(); p["slack"] != 0 {
+		t.Errorf("%d still queued", p["slack"])
+	}
+}
+
+// TestCorruptFile: a state file with a damaged page is refused with an
+// error that names the file and says what to do — never a panic (bbolt
+// asserts on a page of the wrong type).
+func TestCorruptFile(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir)
+	for i := range 200 {
+		inc := &incident.Incident{ID: fmt.Sprintf("i%03d", i), Key: fmt.Sprintf("node/n%d/down", i), Status: incident.Open, Start: t0,
+			Message: strings.Repeat("x", 500)}
+		if err := db.Commit([]*incident.Incident{inc}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	path := filepath.Join(dir, FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := os.Getpagesize()
+	for p := 2; p*page < len(b); p++ { // every page past the two meta pages
+		for i := p * page; i < p*page+16 && i < len(b); i++ {
+			b[i] = 0xA5
+		}
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Read-only first: a panic inside bbolt's Open leaves its file lock held.
+	for _, readOnly := range []bool{true, false} {
+		db, err := Open(dir, []string{"slack"}, readOnly)
+		if err == nil {
+			db.Close()
+			t.Fatalf("readOnly=%v: a corrupt file opened", readOnly)
+		}
+		for _, want := range []string{path, "corrupt", "mv " + path + " " + path + ".corrupt"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("readOnly=%v: error %q lacks %q", readOnly, err, want)
+			}
+		}
 	}
 }

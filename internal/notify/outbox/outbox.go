@@ -36,7 +36,9 @@ type Entry struct {
 
 // Queue is the durable queue (package store implements it).
 type Queue interface {
-	// Due returns up to limit entries of sink whose NextAttempt has come, in order.
+	// Due returns up to limit entries of sink whose NextAttempt has come,
+	// in order, leaving out those queued after a waiting entry about the
+	// same incident (GroupOf).
 	Due(sink string, now time.Time, limit int) ([]Entry, error)
 	// Delivered removes e and remembers its key as delivered.
 	Delivered(e Entry, at time.Time) error
@@ -54,10 +56,14 @@ type Sink struct {
 	Rate float64
 }
 
-// Metrics observes deliveries; nil methods are fine to skip.
+// Metrics observes deliveries.
 type Metrics interface {
 	Sent(sink string, m *notify.Message, at time.Time)
 	Failed(sink string, permanent bool)
+	// Dead counts messages given up on, by why: rejected (the receiver
+	// refused it for good), attempts (MaxAttempts failures) or age (queued
+	// longer than MaxAge).
+	Dead(sink, why string)
 }
 
 // Options configure a Sender.
@@ -66,7 +72,13 @@ type Options struct {
 	Log *slog.Logger
 	// MinBackoff and MaxBackoff bound the retry delay (defaults 1s and 5m).
 	MinBackoff, MaxBackoff time.Duration
-	Metrics                Metrics
+	// A message that failed MaxAttempts times (default 100: about 8 hours
+	// at the longest backoff) or has been queued for MaxAge (default 24h)
+	// is given up on: it goes to the dead letters, logged and counted.
+	// Other incidents' messages never wait behind one (see Queue.Due).
+	MaxAttempts int
+	MaxAge      time.Duration
+	Metrics     Metrics
 }
 
 // Sender delivers the queue to the sinks.
@@ -90,6 +102,12 @@ func New(q Queue, sinks []Sink, opts Options) *Sender {
 	}
 	if opts.MaxBackoff == 0 {
 		opts.MaxBackoff = 5 * time.Minute
+	}
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = 100
+	}
+	if opts.MaxAge == 0 {
+		opts.MaxAge = 24 * time.Hour
 	}
 	return &Sender{q: q, sinks: sinks, opts: opts, wake: make(chan struct{}, 1)}
 }
@@ -164,6 +182,10 @@ func (s *Sender) run(ctx context.Context, sink Sink, wake <-chan struct{}) {
 	}
 }
 
+// shutdownGrace is how long a send under way may finish once the sender
+// is stopped.
+const shutdownGrace = 3 * time.Second
+
 // dueWindow is how many due entries the sender weighs against each other.
 const dueWindow = 1000
 
@@ -177,7 +199,7 @@ func Next(due []Entry) Entry {
 	group := map[string]int{} // incident → rank of its most urgent message
 	first := map[string]int{} // incident → index of its first entry
 	for i, e := range due {
-		g := groupOf(e.Message)
+		g := GroupOf(e.Message)
 		r := rankOf(e.Message)
 		if _, ok := first[g]; !ok {
 			first[g], group[g] = i, r
@@ -192,7 +214,9 @@ func Next(due []Entry) Entry {
 	return due[best]
 }
 
-func groupOf(m *notify.Message) string {
+// GroupOf names the incident a message is about (its key when it has
+// none): the unit whose messages keep their order.
+func GroupOf(m *notify.Message) string {
 	if m.IncidentID != "" {
 		return m.IncidentID
 	}
@@ -218,8 +242,21 @@ func rankOf(m *notify.Message) int {
 
 // deliver sends e and records the outcome; it reports whether e left the queue.
 func (s *Sender) deliver(ctx context.Context, sink Sink, e Entry, log *slog.Logger) bool {
-	sendCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// A send under way when the daemon stops gets a grace period to
+	// finish: cut off mid-request, a message the receiver took would stay
+	// recorded as unsent and go again at the next start.
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	stop := context.AfterFunc(ctx, func() {
+		grace := time.NewTimer(shutdownGrace)
+		defer grace.Stop()
+		select {
+		case <-grace.C:
+			cancel()
+		case <-sendCtx.Done():
+		}
+	})
 	retry, err := sink.Notifier.Notify(sendCtx, e.Message)
+	stop()
 	cancel()
 	now := s.opts.Now()
 	log = log.With("key", e.Message.Key, "attempt", e.Attempts+1)
@@ -241,8 +278,20 @@ func (s *Sender) deliver(ctx context.Context, sink Sink, e Entry, log *slog.Logg
 	if s.opts.Metrics != nil {
 		s.opts.Metrics.Failed(sink.Name, !retry)
 	}
-	if !retry {
-		log.Error("notification rejected; dropped to the dead letters", "err", err)
+	why := ""
+	switch {
+	case !retry:
+		why = "rejected"
+	case e.Attempts >= s.opts.MaxAttempts:
+		why = "attempts"
+	case now.Sub(e.Created) >= s.opts.MaxAge:
+		why = "age"
+	}
+	if why != "" {
+		log.Error("notification given up on; kept in the dead letters", "why", why, "queued_for", now.Sub(e.Created).Round(time.Second), "title", e.Message.Title, "err", err)
+		if s.opts.Metrics != nil {
+			s.opts.Metrics.Dead(sink.Name, why)
+		}
 		if err := s.q.Drop(e); err != nil {
 			log.Error("dropping a notification", "err", err)
 		}

@@ -54,12 +54,14 @@ func (q *memQueue) Due(sink string, now time.Time, limit int) ([]Entry, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var out []Entry
+	waiting := map[string]bool{}
 	for _, e := range q.entries {
-		if e.Sink != sink {
+		if e.Sink != sink || len(out) == limit {
 			continue
 		}
-		if e.NextAttempt.After(now) || len(out) == limit {
-			break
+		if g := GroupOf(e.Message); waiting[g] || e.NextAttempt.After(now) {
+			waiting[g] = true
+			continue
 		}
 		out = append(out, e)
 	}
@@ -128,5 +130,45 @@ func TestCriticalOvertakesQueuedWarnings(t *testing.T) {
 		if rec.keys[i] != want[i] {
 			t.Fatalf("delivery order %v, want %v", rec.keys, want)
 		}
+	}
+}
+
+// slow takes a message after a while, unless its context ends first.
+type slow struct {
+	started chan struct{}
+	took    chan string
+}
+
+func (s *slow) Notify(ctx context.Context, m *notify.Message) (bool, error) {
+	close(s.started)
+	select {
+	case <-time.After(300 * time.Millisecond):
+		s.took <- m.Key
+		return false, nil
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+// TestStopLetsASendFinish: a send under way when the sender is stopped
+// (SIGTERM) finishes and is recorded as delivered, so the next start does
+// not send it again.
+func TestStopLetsASendFinish(t *testing.T) {
+	q := &memQueue{entries: entries(msg("a", "critical", "firing"))}
+	rx := &slow{started: make(chan struct{}), took: make(chan string, 1)}
+	s := New(q, []Sink{{Name: "slack", Notifier: rx}}, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	<-rx.started
+	cancel()
+	<-done
+	select {
+	case <-rx.took:
+	default:
+		t.Fatal("the send under way was cut off")
+	}
+	if due, _ := q.Due("slack", time.Now().Add(time.Hour), 10); len(due) != 0 {
+		t.Errorf("a delivered message is still queued: %+v", due)
 	}
 }
