@@ -19,10 +19,11 @@ import (
 
 // daemonFlags make `nodewatch run` work on minutes of history instead of
 // hours: scrape every 5 s, name a likely cause from 1 minute of growth,
-// judge leaks over 2 minutes and page faults over 30 s, and one message per
-// node (no grouping window).
+// judge leaks over 2 minutes and page faults over 30 s. Alerts are grouped
+// as by default: a node failure at once, those that follow within 30 s
+// in one follow-up.
 var daemonFlags = []string{
-	"--scrape-interval", "5s", "--scrape-timeout", "4s", "--kubelet-insecure-tls", "--group-window", "0",
+	"--scrape-interval", "5s", "--scrape-timeout", "4s", "--kubelet-insecure-tls",
 	"--cause-min-history", "1m", "--leak-window", "2m", "--thrashing-window", "30s",
 }
 

@@ -179,7 +179,7 @@ Alerts appear as nodewatch sends them; the clock counts from its start.`, downFo
 	var down []string
 	err = b.wait(ctx, alertWithin+gracePeriod+thrashFor, "the alerts for the failed nodes", func() bool {
 		down = b.failedNodes()
-		return len(b.thrashing) == 0 && !slices.ContainsFunc(down, func(n string) bool { return !b.alerted(n + " is down") })
+		return len(b.thrashing) == 0 && !slices.ContainsFunc(down, func(n string) bool { return !b.alertedDown(n) })
 	})
 	if err != nil {
 		return err

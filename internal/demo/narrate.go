@@ -116,10 +116,18 @@ func (b *board) wait(ctx context.Context, timeout time.Duration, what string, co
 	}
 }
 
-// alerted reports whether an alert titled title was sent (call under the lock).
-func (b *board) alerted(title string) bool {
+// alertedDown reports whether an alert said node is down, alone or in a
+// follow-up (call under the lock).
+func (b *board) alertedDown(node string) bool {
 	for _, a := range b.alerts {
-		if a.Title == title && a.Status == "firing" {
+		if a.Status != "firing" {
+			continue
+		}
+		if a.Title == node+" is down" {
+			return true
+		}
+		// A follow-up inside the grouping window: "2 more nodes down: a, b".
+		if _, list, ok := strings.Cut(a.Title, " nodes down: "); ok && slices.Contains(strings.Split(list, ", "), node) {
 			return true
 		}
 	}

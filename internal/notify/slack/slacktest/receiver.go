@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -37,10 +38,13 @@ type Block struct {
 	} `json:"elements,omitempty"`
 }
 
-// Fault is a programmed answer: Status with an optional Retry-After.
+// Fault is a programmed answer: Status with an optional Retry-After. With
+// Hang the receiver answers nothing until Heal or until the sender gives
+// up, then answers Status.
 type Fault struct {
 	Status     int
 	RetryAfter string
+	Hang       bool
 }
 
 // Receiver is a running stand-in webhook.
@@ -51,12 +55,14 @@ type Receiver struct {
 	rejected int
 	faults   []Fault
 	failing  *Fault
+	refuse   map[string]Fault // by a string of the message body
+	healed   chan struct{} // closed by Heal: hanging requests end
 	notify   chan struct{}
 }
 
 // New starts a receiver on loopback.
 func New() *Receiver {
-	r := &Receiver{notify: make(chan struct{}, 1)}
+	r := &Receiver{notify: make(chan struct{}, 1), healed: make(chan struct{})}
 	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
 	return r
 }
@@ -75,11 +81,23 @@ func (r *Receiver) FailAll(f Fault) {
 	r.failing = &f
 }
 
-// Heal ends FailAll.
+// Refuse answers f to every message whose body contains text, until Heal.
+func (r *Receiver) Refuse(text string, f Fault) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refuse == nil {
+		r.refuse = map[string]Fault{}
+	}
+	r.refuse[text] = f
+}
+
+// Heal ends FailAll and Refuse.
 func (r *Receiver) Heal() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.failing = nil
+	r.failing, r.refuse = nil, nil
+	close(r.healed)
+	r.healed = make(chan struct{})
 }
 
 // Messages returns a copy of the accepted messages.
@@ -114,6 +132,15 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		} else {
 			f = *r.failing
 		}
+		if f.Hang {
+			healed := r.healed
+			r.mu.Unlock()
+			select {
+			case <-healed:
+			case <-req.Context().Done():
+			}
+			r.mu.Lock()
+		}
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
@@ -135,6 +162,12 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	m.Raw = body
+	for text, f := range r.refuse {
+		if strings.Contains(string(body), text) {
+			fail(f.Status, http.StatusText(f.Status))
+			return
+		}
+	}
 	if m.Text == "" && len(m.Blocks) == 0 {
 		fail(http.StatusBadRequest, "no_text")
 		return
