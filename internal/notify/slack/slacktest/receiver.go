@@ -56,7 +56,7 @@ type Receiver struct {
 	faults   []Fault
 	failing  *Fault
 	refuse   map[string]Fault // by a string of the message body
-	healed   chan struct{} // closed by Heal: hanging requests end
+	healed   chan struct{}    // closed by Heal: hanging requests end
 	notify   chan struct{}
 }
 
