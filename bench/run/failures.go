@@ -97,7 +97,11 @@ func failures(ctx context.Context, o options, c *simcluster.Cluster, rx *receive
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--group-window", "0"}, strings.Fields(o.daemonArgs)...)
+	var args []string
+	if o.groupWindow != "" {
+		args = append(args, "--group-window", o.groupWindow)
+	}
+	args = append(args, strings.Fields(o.daemonArgs)...)
 	d, err := startDaemon(bin, c.Kubeconfig, filepath.Join(work, "data"), filepath.Join(work, "daemon-"+o.scenario+".log"), env, args...)
 	if err != nil {
 		return nil, err
@@ -307,8 +311,12 @@ func printFailures(o options, r *failureResult) {
 		})
 		add("harness failed node − renewTime (s)", time.Second, func(f *failure) (time.Duration, bool) { return since(f.FailedAt, f.LastRenew) })
 	} else {
-		fmt.Printf("\nnodewatch run — detection latency (NodeNotReady, --group-window 0), %d failures on %d nodes / %d pods, controller grace %s\n",
-			len(r.Failures), r.Nodes, r.Pods, r.Grace)
+		window := "--group-window " + o.groupWindow
+		if o.groupWindow == "" {
+			window = "default configuration: --group-window 30s, one failure per window"
+		}
+		fmt.Printf("\nnodewatch run — detection latency (NodeNotReady, %s), %d failures on %d nodes / %d pods, controller grace %s\n",
+			window, len(r.Failures), r.Nodes, r.Pods, r.Grace)
 		add("receiver − harness watch saw Unknown (ms)", time.Millisecond, func(f *failure) (time.Duration, bool) { return since(f.Down, f.WatchSaw) })
 		add("receiver − lastTransitionTime (ms)", time.Millisecond, func(f *failure) (time.Duration, bool) { return since(f.Down, f.LTT) })
 		add("harness watch − lastTransitionTime (ms)", time.Millisecond, func(f *failure) (time.Duration, bool) { return since(f.WatchSaw, f.LTT) })

@@ -6,8 +6,10 @@
 //
 // Scenarios (-scenario):
 //
-//	latency  Detection latency with --group-window 0: nodes stop heartbeating
-//	         (several per round, failed right after a Lease renewal and
+//	latency  Detection latency in the default configuration (-group-window
+//	         sets another): nodes stop heartbeating (one per round by default,
+//	         each the first of its grouping window; with -group-window 0
+//	         several per round, failed right after a Lease renewal and
 //	         staggered, so the node lifecycle controller's writes and the 1/s
 //	         Slack rate limit never overlap), and for each the time from
 //	         Ready=Unknown to the receiver accepting "<node> is down". Ready=
@@ -37,7 +39,8 @@
 //
 // Examples:
 //
-//	go run ./bench/run -scenario latency -failures 100
+//	go run ./bench/run -scenario latency -failures 50
+//	go run ./bench/run -scenario latency -failures 100 -group-window 0
 //	go run ./bench/run -scenario early -failures 100
 //	go run ./bench/run -scenario memory -nodes 1000 -pods 30000 -steps 4
 //
@@ -76,6 +79,7 @@ type options struct {
 	out             string
 	keep, scrape    bool
 	daemonArgs      string
+	groupWindow     string
 }
 
 func main() {
@@ -97,7 +101,15 @@ func main() {
 	flag.BoolVar(&o.scrape, "scrape", true, "memory: also measure the daemon as deployed, scraping every kubelet every 30s")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work dir (cluster data, component and daemon logs)")
 	flag.StringVar(&o.daemonArgs, "daemon-args", "", "extra arguments for nodewatch run, space separated")
+	flag.StringVar(&o.groupWindow, "group-window", "", "latency/early: nodewatch run's --group-window (default: the daemon's own, 30s)")
 	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "parallel" })
+	if o.scenario == "latency" && !parallelSet && o.groupWindow != "0" {
+		// With grouping on, only a window's first failure goes at once:
+		// one failure per round, each round longer than the window.
+		o.parallel = 1
+	}
 	switch o.scenario {
 	case "latency":
 		o.nodes = cmp(o.nodes, o.failures+10)

@@ -100,7 +100,7 @@ $NODEWATCH_AUTH_TOKEN), or --insecure-listen.`,
 	f.StringVar(&fc.ExternalURL, "external-url", "", "nodewatch's URL as users reach it, for links in alerts")
 	f.StringVar(&fc.AuthToken, "auth-token", "", "require this token for the dashboard and APIs (Bearer header, or ?token= once in a browser); default $"+config.EnvAuthToken+"; needed to listen beyond loopback")
 	f.BoolVar(&fc.InsecureListen, "insecure-listen", false, "allow a non-loopback --listen without --auth-token")
-	durationFlag(f, &fc.GroupWindow, "group-window", "node failures starting within this window become one message (0: off)")
+	durationFlag(f, &fc.GroupWindow, "group-window", "the first node failure goes at once; failures that follow within this window go out together as one follow-up when it closes (0: each message at once). Delivery is at-least-once: what is owed survives restarts; a SIGKILL between a send and its record may repeat one message")
 	durationFlag(f, &fc.EvaluationInterval, "evaluation-interval", "how often every rule is evaluated (node changes are evaluated at once)")
 	durationFlag(f, &fc.Rules.LeaseRenewInterval, "lease-renew-interval", "the kubelets' Lease renew interval")
 	f.IntVar(&fc.Rules.LeaseMissedRenewals, "lease-missed-renewals", fc.Rules.LeaseMissedRenewals, "missed Lease renewals before the early warning")
