@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,9 @@ type Target struct {
 	Base         string // https://10.0.0.1:10250
 	ResourcePath string
 	CadvisorPath string
+	// Err is why the node is not scraped (a path annotation that is not a
+	// plain absolute path): its result carries it, and no request is sent.
+	Err error
 }
 
 // Targets picks the Ready nodes' kubelet endpoints. prefs orders the
@@ -52,17 +56,47 @@ func Targets(nodes []*corev1.Node, prefs []corev1.NodeAddressType, scheme string
 		if addr == "" || port == 0 {
 			continue
 		}
-		res := "/metrics/resource"
+		t := Target{Node: n.Name, Base: (&url.URL{Scheme: scheme, Host: net.JoinHostPort(addr, strconv.Itoa(int(port)))}).String(),
+			ResourcePath: "/metrics/resource", CadvisorPath: "/metrics/cadvisor"}
 		if p, ok := n.Annotations[ResourcePathAnnotation]; ok && p != "" {
-			res = p
+			if err := checkPath(p); err != nil {
+				t.Err = fmt.Errorf("node %s: annotation %s: %w; not scraped", n.Name, ResourcePathAnnotation, err)
+			}
+			t.ResourcePath = p
+			if base, ok := strings.CutSuffix(p, "/metrics/resource"); ok {
+				t.CadvisorPath = base + "/metrics/cadvisor"
+			}
 		}
-		cad := "/metrics/cadvisor"
-		if base, ok := strings.CutSuffix(res, "/metrics/resource"); ok {
-			cad = base + "/metrics/cadvisor"
-		}
-		out = append(out, Target{Node: n.Name, Base: scheme + "://" + net.JoinHostPort(addr, strconv.Itoa(int(port))), ResourcePath: res, CadvisorPath: cad})
+		out = append(out, t)
 	}
 	return out
+}
+
+// checkPath accepts a node's resource-metrics path annotation only as a
+// plain absolute path: the request it ends up in carries the service
+// account's token, and anyone who can patch a Node (or a compromised
+// kubelet) would otherwise point it at a host of their choosing
+// ("@evil:80/x" makes https://node:10250@evil:80/x).
+func checkPath(p string) error {
+	switch {
+	case len(p) > 256:
+		return fmt.Errorf("a path of %d bytes, at most 256", len(p))
+	case !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//"):
+		return fmt.Errorf("%q is not an absolute path", p)
+	case strings.ContainsAny(p, "@?#%\\"):
+		return fmt.Errorf("%q: a path may not hold '@', '?', '#', '%%' or '\\'", p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." || seg == "." {
+			return fmt.Errorf("%q: a path may not hold '.' or '..' segments", p)
+		}
+	}
+	for _, r := range p {
+		if r <= ' ' || r >= 0x7f {
+			return fmt.Errorf("%q: only printable ASCII", p)
+		}
+	}
+	return nil
 }
 
 func ready(n *corev1.Node) bool {
@@ -132,7 +166,9 @@ func NewScraper(o Options) *Scraper {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.InsecureTLS} //nolint:gosec // an explicit option, as in metrics-server
 	tr.MaxIdleConnsPerHost = 2
-	return &Scraper{opts: o, client: &http.Client{Transport: tr}}
+	// A kubelet's redirect is an error, not a request elsewhere with the token.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Scraper{opts: o, client: &http.Client{Transport: tr, CheckRedirect: noRedirect}}
 }
 
 // Result is what one node gave.
@@ -168,12 +204,16 @@ func (s *Scraper) Scrape(ctx context.Context, targets []Target, now time.Time, w
 func (s *Scraper) scrapeOne(ctx context.Context, t Target, now time.Time, workload func(ns, pod string) labels.Labels) Result {
 	start := time.Now()
 	r := Result{Node: t.Node, Rejected: Rejected{}}
+	if t.Err != nil {
+		r.Err = t.Err
+		return r
+	}
 	nodeLabel := labels.FromStrings("node", t.Node)
 	for _, ep := range []struct {
 		path string
 		keep func(string) bool
 	}{{t.ResourcePath, func(n string) bool { return resourceKeep[n] }}, {t.CadvisorPath, func(n string) bool { return cadvisorKeep[n] }}} {
-		body, err := s.get(ctx, t.Base+ep.path)
+		body, err := s.get(ctx, t.Base, ep.path)
 		if err != nil {
 			r.Err = fmt.Errorf("%s%s: %w", t.Base, ep.path, err)
 			break
@@ -208,12 +248,25 @@ func (s *Scraper) scrapeOne(ctx context.Context, t Target, now time.Time, worklo
 // is a few MB).
 const maxBody = 64 << 20
 
-func (s *Scraper) get(ctx context.Context, url string) ([]byte, error) {
+func (s *Scraper) get(ctx context.Context, base, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
+	}
+	host := u.Host
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	u.Path = path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	// The token goes only to the kubelet address the Node gave.
+	if req.URL.Host != host || req.URL.User != nil {
+		return nil, fmt.Errorf("refusing to send the token to %s (want %s)", req.URL.Redacted(), host)
 	}
 	if s.opts.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.opts.Token)

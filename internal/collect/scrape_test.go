@@ -2,11 +2,17 @@ package collect
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const resourceBody = `# TYPE container_memory_working_set_bytes gauge
@@ -72,5 +78,72 @@ func TestScrapeFaults(t *testing.T) {
 	strict := NewScraper(Options{Timeout: time.Second})
 	if r := strict.Scrape(context.Background(), targets[:1], time.Now(), nil); r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "certificate") {
 		t.Errorf("self-signed certificate accepted: %v", r[0].Err)
+	}
+}
+
+// TestTokenStaysWithTheKubelet plays a tenant who can patch Nodes: a path
+// annotation that smuggles in another host, or a kubelet that redirects,
+// must never bring the service account's token to that host; the node's
+// scrape error says why.
+func TestTokenStaysWithTheKubelet(t *testing.T) {
+	var stolen atomic.Int32
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			stolen.Add(1)
+		}
+	}))
+	defer evil.Close()
+	evilHost := strings.TrimPrefix(evil.URL, "http://")
+	kubelet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, evil.URL+"/metrics/resource", http.StatusFound)
+	}))
+	defer kubelet.Close()
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(kubelet.URL, "http://"))
+	portN, _ := strconv.Atoi(port)
+	node := func(name, path string) *corev1.Node {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{}}}
+		if path != "" {
+			n.Annotations[ResourcePathAnnotation] = path
+		}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: host}}
+		n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(portN)
+		return n
+	}
+	attacks := map[string]string{
+		"userinfo":      "@" + evilHost + "/x",
+		"scheme":        "http://" + evilHost + "/x",
+		"network path":  "//" + evilHost + "/x",
+		"dot segments":  "/../../x",
+		"query":         "/x?next=http://" + evilHost,
+		"escaped":       "/%2e%2e/x",
+		"control chars": "/x\r\nHost: " + evilHost,
+	}
+	var nodes []*corev1.Node
+	for name, path := range attacks {
+		nodes = append(nodes, node(name, path))
+	}
+	nodes = append(nodes, node("redirecting", ""))
+	targets := Targets(nodes, []corev1.NodeAddressType{corev1.NodeInternalIP}, "http")
+	s := NewScraper(Options{Timeout: 2 * time.Second, Token: "sa-token"})
+	for _, r := range s.Scrape(context.Background(), targets, time.Now(), nil) {
+		if r.Err == nil {
+			t.Errorf("%s: scraped without an error", r.Node)
+			continue
+		}
+		want := "not scraped"
+		if r.Node == "redirecting" {
+			want = "302"
+		}
+		if !strings.Contains(r.Err.Error(), want) {
+			t.Errorf("%s: error %q does not say %q", r.Node, r.Err, want)
+		}
+	}
+	if n := stolen.Load(); n != 0 {
+		t.Fatalf("the other host received the token %d times", n)
+	}
+	// A plain path, kwok's and metrics-server's, is still followed.
+	if tg := Targets([]*corev1.Node{node("kwok", "/metrics/nodes/kwok/metrics/resource")}, []corev1.NodeAddressType{corev1.NodeInternalIP}, "http"); tg[0].Err != nil || tg[0].CadvisorPath != "/metrics/nodes/kwok/metrics/cadvisor" {
+		t.Errorf("kwok's annotation refused: %+v", tg[0])
 	}
 }
