@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -22,12 +23,55 @@ type History interface {
 	LabelNames(ctx context.Context, start, end time.Time) ([]string, error)
 }
 
+// Limits bound what requests to the query API may cost together; a query's
+// own samples and time are bounded by the History (history.Bounded).
+type Limits struct {
+	// MaxConcurrency queries run at once; more wait for a slot, at most
+	// QueueWait, then get 503.
+	MaxConcurrency int
+	QueueWait      time.Duration
+	// MaxSeries caps /series and /labels answers (a smaller limit=
+	// parameter wins); a cut answer carries a warning, as Prometheus'.
+	MaxSeries int
+	// MaxBody caps a form-encoded POST.
+	MaxBody int64
+}
+
+// DefaultLimits are the daemon's defaults.
+var DefaultLimits = Limits{MaxConcurrency: 4, QueueWait: 10 * time.Second, MaxSeries: 10_000, MaxBody: 1 << 20}
+
 // PromHandlers adds Prometheus' HTTP API subset — /api/v1/query,
 // /api/v1/query_range, /api/v1/series, /api/v1/labels — so Grafana can use
 // nodewatch as a Prometheus data source. GET and form-encoded POST work.
-func PromHandlers(mux *http.ServeMux, h History, now func() time.Time) {
+// Every request is bounded by lim: a refused one gets Prometheus' error
+// JSON (503 when the slots are taken, 422 when the query is too costly).
+func PromHandlers(mux *http.ServeMux, h History, now func() time.Time, lim Limits) {
 	p := parser.NewParser(parser.Options{})
-	mux.HandleFunc("/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
+	slots := make(chan struct{}, max(lim.MaxConcurrency, 1))
+	handle := func(path string, f http.HandlerFunc) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			if lim.MaxBody > 0 {
+				r.Body = http.MaxBytesReader(w, r.Body, lim.MaxBody)
+			}
+			if err := r.ParseForm(); err != nil {
+				promError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("reading the request: %w", err))
+				return
+			}
+			wait := time.NewTimer(max(lim.QueueWait, time.Millisecond))
+			defer wait.Stop()
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			case <-wait.C:
+				promError(w, http.StatusServiceUnavailable, "unavailable", fmt.Errorf("%d queries are running, the most at once; try again", cap(slots)))
+				return
+			case <-r.Context().Done():
+				return
+			}
+			f(w, r)
+		})
+	}
+	handle("/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
 		at, err := parseTime(r.FormValue("time"), now())
 		if err != nil {
 			promError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("time: %w", err))
@@ -36,7 +80,7 @@ func PromHandlers(mux *http.ServeMux, h History, now func() time.Time) {
 		v, err := h.Query(r.Context(), r.FormValue("query"), at)
 		promResult(w, v, err)
 	})
-	mux.HandleFunc("/api/v1/query_range", func(w http.ResponseWriter, r *http.Request) {
+	handle("/api/v1/query_range", func(w http.ResponseWriter, r *http.Request) {
 		start, err1 := parseTime(r.FormValue("start"), time.Time{})
 		end, err2 := parseTime(r.FormValue("end"), time.Time{})
 		step, err3 := parseDuration(r.FormValue("step"))
@@ -51,8 +95,7 @@ func PromHandlers(mux *http.ServeMux, h History, now func() time.Time) {
 		v, err := h.QueryRange(r.Context(), r.FormValue("query"), start, end, step)
 		promResult(w, v, err)
 	})
-	mux.HandleFunc("/api/v1/series", func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
+	handle("/api/v1/series", func(w http.ResponseWriter, r *http.Request) {
 		start, end, err := rangeOf(r, now())
 		if err != nil {
 			promError(w, http.StatusBadRequest, "bad_data", err)
@@ -67,19 +110,30 @@ func PromHandlers(mux *http.ServeMux, h History, now func() time.Time) {
 			promError(w, http.StatusBadRequest, "bad_data", err)
 			return
 		}
+		limit, err := limitOf(r, lim.MaxSeries)
+		if err != nil {
+			promError(w, http.StatusBadRequest, "bad_data", err)
+			return
+		}
 		sets, err := h.Series(r.Context(), start, end, ms...)
 		if err != nil {
 			promError(w, http.StatusInternalServerError, "internal", err)
 			return
 		}
+		sets, warn := truncate(sets, limit)
 		out := make([]map[string]string, len(sets))
 		for i, l := range sets {
 			out[i] = l.Map()
 		}
-		promData(w, out)
+		promData(w, out, warn...)
 	})
-	mux.HandleFunc("/api/v1/labels", func(w http.ResponseWriter, r *http.Request) {
+	handle("/api/v1/labels", func(w http.ResponseWriter, r *http.Request) {
 		start, end, err := rangeOf(r, now())
+		if err != nil {
+			promError(w, http.StatusBadRequest, "bad_data", err)
+			return
+		}
+		limit, err := limitOf(r, lim.MaxSeries)
 		if err != nil {
 			promError(w, http.StatusBadRequest, "bad_data", err)
 			return
@@ -89,11 +143,35 @@ func PromHandlers(mux *http.ServeMux, h History, now func() time.Time) {
 			promError(w, http.StatusInternalServerError, "internal", err)
 			return
 		}
+		names, warn := truncate(names, limit)
 		if names == nil {
 			names = []string{}
 		}
-		promData(w, names)
+		promData(w, names, warn...)
 	})
+}
+
+// limitOf reads the limit= parameter, capped at most (0: no cap).
+func limitOf(r *http.Request, most int) (int, error) {
+	limit := most
+	if s := r.FormValue("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("limit: %q is not a non-negative integer", s)
+		}
+		if n > 0 && (limit == 0 || n < limit) {
+			limit = n
+		}
+	}
+	return limit, nil
+}
+
+// truncate keeps the first limit items, with Prometheus' warning when it cut.
+func truncate[T any](xs []T, limit int) ([]T, []string) {
+	if limit <= 0 || len(xs) <= limit {
+		return xs, nil
+	}
+	return xs[:limit], []string{"results truncated due to limit"}
 }
 
 func rangeOf(r *http.Request, now time.Time) (time.Time, time.Time, error) {
@@ -109,15 +187,24 @@ func promResult(w http.ResponseWriter, v parser.Value, err error) {
 			promError(w, http.StatusBadRequest, "bad_data", err)
 			return
 		}
+		var timeout promql.ErrQueryTimeout
+		if errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) {
+			promError(w, http.StatusServiceUnavailable, "timeout", err)
+			return
+		}
 		promError(w, http.StatusUnprocessableEntity, "execution", err)
 		return
 	}
 	promData(w, map[string]any{"resultType": v.Type(), "result": v})
 }
 
-func promData(w http.ResponseWriter, data any) {
+func promData(w http.ResponseWriter, data any, warnings ...string) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
+	body := map[string]any{"status": "success", "data": data}
+	if len(warnings) > 0 {
+		body["warnings"] = warnings
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func promError(w http.ResponseWriter, code int, typ string, err error) {

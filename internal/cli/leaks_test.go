@@ -35,7 +35,7 @@ func TestFindLeaksOfADeadPod(t *testing.T) {
 		}
 	}
 	mux := http.NewServeMux()
-	api.PromHandlers(mux, db, time.Now)
+	api.PromHandlers(mux, db, time.Now, api.DefaultLimits)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	a, err := historyAPI(srv.URL)

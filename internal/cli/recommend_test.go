@@ -157,7 +157,7 @@ func historyServer(t *testing.T, downsample bool) recommend.History {
 		batch = batch[n:]
 	}
 	mux := http.NewServeMux()
-	api.PromHandlers(mux, db, func() time.Time { return fixedNow })
+	api.PromHandlers(mux, db, func() time.Time { return fixedNow }, api.DefaultLimits)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	a, err := historyClient(srv.URL)

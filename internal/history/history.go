@@ -93,6 +93,7 @@ func Open(dataDir string, o Options) (*DB, error) {
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger: o.Log.With("component", "promql"), MaxSamples: 50_000_000, Timeout: 2 * time.Minute,
 		LookbackDelta: 5 * time.Minute, EnableAtModifier: true, EnableNegativeOffset: true,
+		NoStepSubqueryIntervalFn: subqueryStep,
 	})
 	return &DB{tsdb: db, engine: engine, dir: dir, minFree: o.MinFree}, nil
 }
@@ -148,7 +149,11 @@ func (db *DB) Engine() *promql.Engine { return db.engine }
 
 // Query evaluates an instant query.
 func (db *DB) Query(ctx context.Context, q string, at time.Time) (parser.Value, error) {
-	qry, err := db.engine.NewInstantQuery(ctx, db.tsdb, nil, q, at)
+	return db.query(ctx, db.engine, q, at)
+}
+
+func (db *DB) query(ctx context.Context, engine *promql.Engine, q string, at time.Time) (parser.Value, error) {
+	qry, err := engine.NewInstantQuery(ctx, db.tsdb, nil, q, at)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +164,11 @@ func (db *DB) Query(ctx context.Context, q string, at time.Time) (parser.Value, 
 
 // QueryRange evaluates a range query.
 func (db *DB) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) (parser.Value, error) {
-	qry, err := db.engine.NewRangeQuery(ctx, db.tsdb, nil, q, start, end, step)
+	return db.queryRange(ctx, db.engine, q, start, end, step)
+}
+
+func (db *DB) queryRange(ctx context.Context, engine *promql.Engine, q string, start, end time.Time, step time.Duration) (parser.Value, error) {
+	qry, err := engine.NewRangeQuery(ctx, db.tsdb, nil, q, start, end, step)
 	if err != nil {
 		return nil, err
 	}
