@@ -20,7 +20,10 @@ type Sample struct {
 // Limits bound what a scrape may bring in.
 const (
 	maxLabelValue = 1024
-	maxSamples    = 200_000
+	maxLabels     = 32
+	// maxSamples bounds one endpoint's samples and a node's together
+	// (see scrapeOne): a kubelet's real answer keeps a few per container.
+	maxSamples = 200_000
 )
 
 // Rejected counts samples a parse refused, by reason.
@@ -33,8 +36,9 @@ type Rejected map[string]int
 // honor_timestamps: false, as kube-prometheus scrapes cAdvisor): one clock
 // for every node, so a node whose clock is skewed or jumps cannot misplace
 // its samples, and evenly spaced timestamps cost a bit each in a TSDB chunk
-// where the kubelets' jittered ones cost two bytes. Samples with NaN, ±Inf or negative values, or label values
-// over 1 KiB, are refused and counted, not stored. A syntax error ends the
+// where the kubelets' jittered ones cost two bytes. Samples with NaN, ±Inf
+// or negative values, more than 32 labels or label values over 1 KiB, and
+// those past the first 200,000, are refused and counted, not stored. A syntax error ends the
 // parse with an error naming the byte position; the samples read before it
 // are returned.
 func Parse(b []byte, keep func(name string) bool, extra labels.Labels, t int64) ([]Sample, Rejected, error) {
@@ -66,6 +70,10 @@ func Parse(b []byte, keep func(name string) bool, extra labels.Labels, t int64) 
 			continue
 		case v < 0:
 			rej["negative"]++
+			continue
+		}
+		if lb.Len() > maxLabels {
+			rej["too_many_labels"]++
 			continue
 		}
 		tooLong := false

@@ -222,6 +222,10 @@ func (s *Scraper) scrapeOne(ctx context.Context, t Target, now time.Time, worklo
 		for k, v := range rej {
 			r.Rejected[k] += v
 		}
+		if room := maxSamples - len(r.Samples); len(samples) > room {
+			r.Rejected["too_many_samples"] += len(samples) - room
+			samples = samples[:room]
+		}
 		r.Samples = append(r.Samples, samples...)
 		if err != nil {
 			r.Err = fmt.Errorf("%s%s: %w", t.Base, ep.path, err)

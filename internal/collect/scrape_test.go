@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -145,5 +146,43 @@ func TestTokenStaysWithTheKubelet(t *testing.T) {
 	// A plain path, kwok's and metrics-server's, is still followed.
 	if tg := Targets([]*corev1.Node{node("kwok", "/metrics/nodes/kwok/metrics/resource")}, []corev1.NodeAddressType{corev1.NodeInternalIP}, "http"); tg[0].Err != nil || tg[0].CadvisorPath != "/metrics/nodes/kwok/metrics/cadvisor" {
 		t.Errorf("kwok's annotation refused: %+v", tg[0])
+	}
+}
+
+// TestSeriesFlood plays a compromised kubelet answering with half a
+// million distinct series of a kept metric (a million is over the 64 MiB
+// an answer may have, refused whole), and a series with hundreds of
+// labels: the node's samples are capped and the rest counted, not stored.
+func TestSeriesFlood(t *testing.T) {
+	var flood strings.Builder
+	flood.WriteString("# TYPE container_memory_working_set_bytes gauge\n")
+	for i := range 500_000 {
+		fmt.Fprintf(&flood, "container_memory_working_set_bytes{container=\"c\",namespace=\"ns\",pod=\"p%d\"} 1\n", i)
+	}
+	var wide strings.Builder
+	wide.WriteString("container_memory_rss{container=\"c\",namespace=\"ns\",pod=\"p\"")
+	for i := range 200 {
+		fmt.Fprintf(&wide, ",l%d=\"v\"", i)
+	}
+	wide.WriteString("} 1\n")
+	body := []byte(flood.String())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/resource") {
+			w.Write(body)
+			return
+		}
+		w.Write([]byte(wide.String()))
+	}))
+	defer srv.Close()
+	s := NewScraper(Options{Timeout: 30 * time.Second})
+	r := s.Scrape(context.Background(), []Target{{Node: "n", Base: srv.URL, ResourcePath: "/metrics/resource", CadvisorPath: "/metrics/cadvisor"}}, time.Now(), nil)[0]
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if len(r.Samples) != maxSamples || r.Rejected["too_many_samples"] != 500_000-maxSamples {
+		t.Errorf("%d samples stored, %d refused as too many; want %d and %d", len(r.Samples), r.Rejected["too_many_samples"], maxSamples, 500_000-maxSamples)
+	}
+	if r.Rejected["too_many_labels"] != 1 {
+		t.Errorf("a series with 203 labels: rejected %v", r.Rejected)
 	}
 }
