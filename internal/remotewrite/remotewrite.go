@@ -29,13 +29,17 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/nodewatch/nodewatch/internal/collect"
+	"github.com/nodewatch/nodewatch/internal/notify"
 )
 
 // Options configure a Writer.
 type Options struct {
 	// MaxQueued bounds the batches waiting to be sent (default 120: an
-	// hour of 30 s scrapes).
-	MaxQueued int
+	// hour of 30 s scrapes), and MaxQueuedBytes their size, estimated
+	// from their labels and values (default 128 MiB: at 1,000 nodes a
+	// batch is tens of MB).
+	MaxQueued      int
+	MaxQueuedBytes int64
 	// Timeout bounds one request (default 30 s).
 	Timeout                time.Duration
 	MinBackoff, MaxBackoff time.Duration // defaults 1 s and 1 min
@@ -50,10 +54,15 @@ type Options struct {
 // Writer queues batches and sends them.
 type Writer struct {
 	url  string
+	// shown is the URL as logs and errors say it: credentials can sit
+	// in its user info, path or query.
+	shown string
 	opts Options
 
 	mu    sync.Mutex
 	queue []batch
+	// queued is the queue's estimated size in bytes.
+	queued int64
 	seq   uint64
 	wake  chan struct{}
 }
@@ -61,6 +70,16 @@ type Writer struct {
 type batch struct {
 	seq     uint64
 	samples []collect.Sample
+	bytes   int64
+}
+
+// size estimates what samples hold in memory.
+func size(samples []collect.Sample) int64 {
+	var n int64
+	for _, s := range samples {
+		n += 16 + int64(s.Labels.ByteSize())
+	}
+	return n
 }
 
 // New returns a writer for the store's remote-write endpoint (for
@@ -68,10 +87,13 @@ type batch struct {
 func New(rawURL string, o Options) (*Writer, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("remote-write URL: want http(s)://host[:port]/path, got %q", rawURL)
+		return nil, fmt.Errorf("remote-write URL %s: want http(s)://host[:port]/path", notify.Redact(rawURL))
 	}
 	if o.MaxQueued <= 0 {
 		o.MaxQueued = 120
+	}
+	if o.MaxQueuedBytes <= 0 {
+		o.MaxQueuedBytes = 128 << 20
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
@@ -88,7 +110,7 @@ func New(rawURL string, o Options) (*Writer, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Writer{url: rawURL, opts: o, wake: make(chan struct{}, 1)}, nil
+	return &Writer{url: rawURL, shown: notify.Redact(rawURL), opts: o, wake: make(chan struct{}, 1)}, nil
 }
 
 // Enqueue queues one scrape cycle's samples; it never blocks.
@@ -98,10 +120,13 @@ func (w *Writer) Enqueue(samples []collect.Sample) {
 	}
 	w.mu.Lock()
 	w.seq++
-	w.queue = append(w.queue, batch{w.seq, samples})
+	b := batch{w.seq, samples, size(samples)}
+	w.queue = append(w.queue, b)
+	w.queued += b.bytes
 	var dropped int
-	for len(w.queue) > w.opts.MaxQueued {
+	for len(w.queue) > 1 && (len(w.queue) > w.opts.MaxQueued || w.queued > w.opts.MaxQueuedBytes) {
 		dropped += len(w.queue[0].samples)
+		w.queued -= w.queue[0].bytes
 		w.queue = w.queue[1:]
 	}
 	w.mu.Unlock()
@@ -150,6 +175,7 @@ func (w *Writer) Run(ctx context.Context) {
 			attempts = 0
 			w.mu.Lock()
 			if len(w.queue) > 0 && w.queue[0].seq == b.seq { // not already dropped by Enqueue
+				w.queued -= w.queue[0].bytes
 				w.queue = w.queue[1:]
 			}
 			w.mu.Unlock()
@@ -233,14 +259,14 @@ func (w *Writer) send(ctx context.Context, samples []collect.Sample) error {
 	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
 	resp, err := w.opts.Client.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", w.shown, notify.RedactErr(err))
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	err = fmt.Errorf("%s: %s %s", w.url, resp.Status, bytes.TrimSpace(msg))
+	err = fmt.Errorf("%s: %s %s", w.shown, resp.Status, bytes.TrimSpace(msg))
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))

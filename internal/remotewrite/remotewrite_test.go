@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -157,5 +158,52 @@ func TestNewRejectsBadURLs(t *testing.T) {
 		if _, err := New(u, Options{}); err == nil {
 			t.Errorf("New(%q): no error", u)
 		}
+	}
+}
+
+// TestQueueBoundedInBytes: while the store is unreachable, the queue
+// keeps the newest batches that fit MaxQueuedBytes, dropping (and
+// counting) the oldest.
+func TestQueueBoundedInBytes(t *testing.T) {
+	var dropped int
+	w, err := New("http://127.0.0.1:1/api/v1/write", Options{MaxQueuedBytes: 1000, Dropped: func(n int) { dropped += n }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := size([]collect.Sample{sample("a", 1000, 1)})
+	for i := range 100 {
+		w.Enqueue([]collect.Sample{sample("a", int64(1000*(i+1)), 1)})
+	}
+	if w.queued > 1000 || len(w.queue) != int(1000/one) || dropped != 100-len(w.queue) {
+		t.Errorf("queued %d bytes in %d batches (one is %d), dropped %d", w.queued, len(w.queue), one, dropped)
+	}
+	if last := w.queue[len(w.queue)-1].samples[0].T; last != 100_000 {
+		t.Errorf("the newest batch was dropped: last queued at %d", last)
+	}
+}
+
+// TestSecretsStayOutOfErrors: credentials in the remote-write URL (user
+// info, a token in the path or query) appear in no error the writer
+// returns or logs, whether the store answers an error or cannot be reached.
+func TestSecretsStayOutOfErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", 500) }))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, raw := range []string{
+		"http://user:s3cret@" + host + "/api/v1/write",
+		"http://" + host + "/s3cret/api/v1/write?token=s3cret",
+		"http://user:s3cret@127.0.0.1:1/api/v1/write?token=s3cret",
+	} {
+		w, err := New(raw, Options{Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = w.send(context.Background(), []collect.Sample{sample("a", 1000, 1)})
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: error %v", raw, err)
+		}
+	}
+	if _, err := New("ftp://user:s3cret@x/y", Options{}); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("a refused URL's error: %v", err)
 	}
 }

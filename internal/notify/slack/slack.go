@@ -30,7 +30,9 @@ func New(webhookURL string, client *http.Client) (*Notifier, error) {
 		return nil, fmt.Errorf("slack webhook URL %s: want an http(s) URL such as https://hooks.slack.com/services/...", notify.Redact(webhookURL))
 	}
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		// A redirect would carry the message (and the webhook's secret
+		// path in Referer-like logs) elsewhere: refused, as by the other sinks.
+		client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &Notifier{url: webhookURL, client: client}, nil
 }
