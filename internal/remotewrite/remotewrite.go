@@ -53,18 +53,18 @@ type Options struct {
 
 // Writer queues batches and sends them.
 type Writer struct {
-	url  string
+	url string
 	// shown is the URL as logs and errors say it: credentials can sit
 	// in its user info, path or query.
 	shown string
-	opts Options
+	opts  Options
 
 	mu    sync.Mutex
 	queue []batch
 	// queued is the queue's estimated size in bytes.
 	queued int64
-	seq   uint64
-	wake  chan struct{}
+	seq    uint64
+	wake   chan struct{}
 }
 
 type batch struct {
