@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,12 +22,27 @@ type eventKeeper struct {
 	db        *store.DB
 	log       *slog.Logger
 	retention time.Duration
-	now       func() time.Time
+	// incidentRetention is how long resolved incidents, delivered keys
+	// and dead letters are kept (see store.Prune).
+	incidentRetention time.Duration
+	now               func() time.Time
 }
 
+// DefaultIncidentRetention keeps a quarter of incidents: enough to see a
+// pattern come back, bounded for a daemon that runs for years.
+const DefaultIncidentRetention = 90 * 24 * time.Hour
+
 func newEventKeeper(db *store.DB, log *slog.Logger, retention time.Duration, now func() time.Time) *eventKeeper {
-	return &eventKeeper{in: make(chan store.Event, 4096), stopped: make(chan struct{}), db: db, log: log, retention: retention, now: now}
+	return &eventKeeper{in: make(chan store.Event, 4096), stopped: make(chan struct{}), db: db, log: log, retention: retention,
+		incidentRetention: DefaultIncidentRetention, now: now}
 }
+
+// Bounds on what waits in memory for the data dir: a disk that stays
+// full must not grow the daemon.
+const (
+	maxEventBatch   = 10_000
+	maxEventMessage = 1024
+)
 
 // offer queues an event. A full queue (a relist hands on tens of thousands
 // at once) makes it wait: the events' reflector has a goroutine of its own,
@@ -42,8 +58,12 @@ func (k *eventKeeper) offer(e *corev1.Event) {
 	if t.IsZero() {
 		t = e.FirstTimestamp.Time
 	}
+	msg := e.Message
+	if len(msg) > maxEventMessage {
+		msg = strings.ToValidUTF8(msg[:maxEventMessage], "") + "…"
+	}
 	se := store.Event{UID: string(e.UID), Kind: e.InvolvedObject.Kind, Namespace: e.InvolvedObject.Namespace,
-		Name: e.InvolvedObject.Name, Time: t.UTC(), Type: e.Type, Reason: e.Reason, Message: e.Message, Count: e.Count}
+		Name: e.InvolvedObject.Name, Time: t.UTC(), Type: e.Type, Reason: e.Reason, Message: msg, Count: e.Count}
 	select {
 	case k.in <- se:
 	case <-k.stopped:
@@ -89,6 +109,10 @@ func (k *eventKeeper) run(ctx context.Context) {
 			if batch = append(batch, e); len(batch) >= 1000 {
 				save()
 			}
+			if len(batch) > maxEventBatch { // the saves keep failing
+				k.log.Error("the data dir takes no events; dropping the oldest", "dropped", len(batch)-maxEventBatch)
+				batch = append(batch[:0], batch[len(batch)-maxEventBatch:]...)
+			}
 		case <-flush.C:
 			save()
 		case <-prune.C:
@@ -96,6 +120,11 @@ func (k *eventKeeper) run(ctx context.Context) {
 				k.log.Error("pruning events", "err", err)
 			} else if n > 0 {
 				k.log.Debug("pruned events", "count", n)
+			}
+			if p, err := k.db.Prune(k.now().Add(-k.incidentRetention)); err != nil {
+				k.log.Error("pruning incidents", "err", err)
+			} else if p != (store.Pruned{}) {
+				k.log.Info("pruned old incidents, delivered keys and dead letters", "incidents", p.Incidents, "delivered", p.Delivered, "dead", p.Dead)
 			}
 		}
 	}

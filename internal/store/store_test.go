@@ -235,3 +235,54 @@ func TestCorruptFile(t *testing.T) {
 		}
 	}
 }
+
+// TestPrune: incidents resolved before the cut, delivered keys and dead
+// letters older than it go; open incidents, incidents still owed a
+// message and queued messages stay.
+func TestPrune(t *testing.T) {
+	db := open(t, t.TempDir())
+	defer db.Close()
+	old, recent := t0.Add(-100*24*time.Hour), t0.Add(-time.Hour)
+	ended := func(id string, at time.Time) *incident.Incident {
+		return &incident.Incident{ID: id, Key: "node/" + id + "/down", Status: incident.Resolved, Start: at.Add(-time.Hour), End: &at}
+	}
+	owing := ended("owing", old)
+	owing.Owed = []incident.Owed{{Rule: "NodeNotReady", Status: "resolved", Due: t0}}
+	incs := []*incident.Incident{ended("old", old), ended("recent", recent), owing,
+		{ID: "open", Key: "node/open/down", Status: incident.Open, Start: old}}
+	msg := func(key string) *notify.Message { return &notify.Message{Key: key, Title: key} }
+	if err := db.Commit(incs, []*notify.Message{msg("m-old"), msg("m-recent"), msg("m-queued"), msg("m-dead")}); err != nil {
+		t.Fatal(err)
+	}
+	due, _ := db.Due("slack", time.Now().Add(time.Hour), 10)
+	for _, e := range due {
+		switch e.Message.Key {
+		case "m-old":
+			_ = db.Delivered(e, old)
+		case "m-recent":
+			_ = db.Delivered(e, recent)
+		case "m-dead":
+			e.Created = old
+			_ = db.Drop(e)
+		}
+	}
+	p, err := db.Prune(t0.Add(-90 * 24 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p != (Pruned{Incidents: 1, Delivered: 1, Dead: 1}) {
+		t.Errorf("pruned %+v, want one of each", p)
+	}
+	all, _ := db.Incidents()
+	var ids []string
+	for _, i := range all {
+		ids = append(ids, i.ID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"open", "owing", "recent"}) {
+		t.Errorf("incidents left %v", ids)
+	}
+	if n, _ := db.Pending(); n["slack"] != 1 || n["log"] != 4 {
+		t.Errorf("queued messages left %v, want m-queued for slack and all four for log", n)
+	}
+}
