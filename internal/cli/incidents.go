@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,27 +52,18 @@ func newIncidents(g *globals) *cobra.Command {
 // loadIncidents asks the daemon, then falls back to the data dir.
 func loadIncidents(ctx context.Context, server, dataDir string) ([]incident.Incident, string, error) {
 	if server != "" {
-		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		url := strings.TrimSuffix(server, "/") + "/api/v1/incidents"
 		if !strings.Contains(server, "://") {
 			url = "http://" + url
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err == nil {
-			if resp, err := (&http.Client{Transport: daemonRoundTripper()}).Do(req); err == nil {
-				defer resp.Body.Close()
-				if resp.StatusCode == http.StatusUnauthorized {
-					return nil, "", fmt.Errorf("the daemon at %s requires its --auth-token: set $%s", server, config.EnvAuthToken)
-				}
-				if resp.StatusCode == http.StatusOK {
-					var list []incident.Incident
-					if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-						return nil, "", fmt.Errorf("reading incidents from %s: %w", url, err)
-					}
-					return list, url, nil
-				}
-			}
+		list, answered, err := fetchIncidents(ctx, url)
+		switch {
+		case err != nil && answered:
+			return nil, "", err
+		case err == nil:
+			return list, url, nil
 		}
 	}
 	db, err := store.Open(dataDir, nil, true)
@@ -87,6 +79,59 @@ func loadIncidents(ctx context.Context, server, dataDir string) ([]incident.Inci
 		list = []incident.Incident{}
 	}
 	return list, dataDir, err
+}
+
+// fetchIncidents reads every page of the daemon's incidents, following
+// its Link headers; answered reports whether a daemon answered at all.
+func fetchIncidents(ctx context.Context, first string) (list []incident.Incident, answered bool, err error) {
+	client := &http.Client{Transport: daemonRoundTripper()}
+	base, err := neturl.Parse(first)
+	if err != nil {
+		return nil, false, err
+	}
+	list = []incident.Incident{}
+	next := first
+	for pages := 0; next != ""; pages++ {
+		if pages == 1000 {
+			return nil, true, fmt.Errorf("reading incidents from %s: more than 1000 pages", first)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		if err != nil {
+			return nil, answered, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, answered, err
+		}
+		answered = true
+		var page []incident.Incident
+		switch resp.StatusCode {
+		case http.StatusOK:
+			err = json.NewDecoder(resp.Body).Decode(&page)
+		case http.StatusUnauthorized:
+			err = fmt.Errorf("the daemon at %s requires its --auth-token: set $%s", base.Host, config.EnvAuthToken)
+		default: // not a nodewatch daemon, or an older one: the data dir tells
+			resp.Body.Close()
+			return nil, false, fmt.Errorf("reading incidents from %s: %s", next, resp.Status)
+		}
+		link := resp.Header.Get("Link")
+		resp.Body.Close()
+		if err != nil {
+			return nil, true, err
+		}
+		list = append(list, page...)
+		next = ""
+		if ref, ok := strings.CutPrefix(link, "<"); ok {
+			if ref, _, ok = strings.Cut(ref, ">"); ok {
+				u, err := base.Parse(ref) // relative to the daemon, never elsewhere
+				if err != nil || u.Host != base.Host {
+					return nil, true, fmt.Errorf("reading incidents from %s: a next page at %q", first, ref)
+				}
+				next = u.String()
+			}
+		}
+	}
+	return list, true, nil
 }
 
 func incidentsText(w io.Writer, list []incident.Incident, now time.Time) error {
