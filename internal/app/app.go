@@ -151,7 +151,21 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer ui.Close() // before the history its reports read
 	mux.Handle("/", ui)
-	srv := &http.Server{Handler: dashboard.RequireToken(a.cfg.AuthToken, mux), ReadHeaderTimeout: 10 * time.Second}
+	guarded, err := dashboard.Guard(dashboard.GuardOptions{Listen: a.cfg.Listen, ExternalURL: a.cfg.ExternalURL, TokenRequired: a.cfg.AuthToken != ""},
+		dashboard.RequireToken(a.cfg.AuthToken, mux))
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	// Every phase of a connection is bounded, so that slow or idle clients
+	// cannot hold connections and their goroutines for good. WriteTimeout
+	// runs from the end of the request's headers to the end of the answer,
+	// so it bounds the handler's work too: minutes, because a query_range
+	// over weeks of history or a report computed cold can take that long.
+	// Headers are capped at 64 KiB (Go's default is 1 MiB): no client of
+	// these APIs sends more than a few KiB.
+	srv := &http.Server{Handler: guarded, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	var wg sync.WaitGroup
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
