@@ -106,7 +106,9 @@ func (k *eventKeeper) run(ctx context.Context) {
 			save()
 			return
 		case e := <-k.in:
-			if batch = append(batch, e); len(batch) >= 1000 {
+			// Node events are few and are an incident's evidence: saved
+			// at once, so a node back within a second still has them.
+			if batch = append(batch, e); len(batch) >= 1000 || e.Kind == "Node" {
 				save()
 			}
 			if len(batch) > maxEventBatch { // the saves keep failing

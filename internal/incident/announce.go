@@ -218,6 +218,13 @@ func (m *Manager) announce(now time.Time) {
 // queue builds one message about incs, each of which is owed it first,
 // and records it on each.
 func (m *Manager) queue(now time.Time, rule, status string, followUp bool, incs ...*Incident) {
+	for _, inc := range incs {
+		if status == notify.Resolved && inc.Node != "" {
+			// The whole timeline: events of the last moments of the
+			// failure may have been on their way when it resolved.
+			inc.Events = m.view.Events("Node", "", inc.Node)
+		}
+	}
 	msg := m.message(now, rule, status, followUp, incs)
 	for _, inc := range incs {
 		if sup := inc.Owed[0].Supersedes; sup != nil && status == notify.Firing {

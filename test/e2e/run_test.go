@@ -100,18 +100,17 @@ func TestRunNodeFailures(t *testing.T) {
 	// Two nodes failing 5 s apart, in the default configuration: the
 	// first is announced at once, the second in one follow-up when the
 	// window (30 s) that the first opened closes.
-	first, second := nodes[2], nodes[3]
-	if err := c.FailNode(ctx, first); err != nil {
+	// Which verdict comes first depends on each node's last Lease renewal
+	// (every 10 s), not on the order they stopped in.
+	if err := c.FailNode(ctx, nodes[2]); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Second)
-	if err := c.FailNode(ctx, second); err != nil {
+	if err := c.FailNode(ctx, nodes[3]); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WaitNodeReady(ctx, first, "Unknown"); err != nil {
-		t.Fatal(err)
-	}
-	verdict := time.Now() // within the 250 ms poll of the controller's verdict
+	first, second := firstUnknown(t, ctx, c, nodes[2], nodes[3])
+	verdict := time.Now() // within the 100 ms poll of the controller's verdict
 	waitMessage(t, ctx, rx, 90*time.Second, first+" is down")
 	// Loose on a shared CI machine; BENCHMARKS.md has the measured figures.
 	if d := time.Since(verdict); d > 5*time.Second {
@@ -319,6 +318,28 @@ func TestRunCrashLoop(t *testing.T) {
 	if n := count(rx, "emails/digest"); n != 1 {
 		t.Errorf("%d messages about emails/digest, want 1 grouped alert: %s", n, headers(rx))
 	}
+}
+
+// firstUnknown waits until one of a and b is Ready=Unknown and returns it
+// first.
+func firstUnknown(t *testing.T, ctx context.Context, c *simcluster.Cluster, a, b string) (string, string) {
+	t.Helper()
+	for ctx.Err() == nil {
+		for _, pair := range [][2]string{{a, b}, {b, a}} {
+			n, err := c.Client.CoreV1().Nodes().Get(ctx, pair[0], metav1.GetOptions{})
+			if err != nil {
+				continue
+			}
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionUnknown {
+					return pair[0], pair[1]
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal(ctx.Err())
+	return "", ""
 }
 
 func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what string, cond func() bool) {
