@@ -1,31 +1,59 @@
 package dashboard
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
 	"strings"
 )
 
-// TokenCookie carries the auth token after a browser opened ?token=.
+// TokenCookie carries the session after a browser opened ?token=.
 const TokenCookie = "nodewatch_token"
+
+// sessionValue is what the cookie carries for token: HMAC-SHA256 keyed
+// with the token over a fixed label, in hex. The cookie sits in the
+// browser's profile on disk and is shown by its developer tools; whoever
+// copies it can use this dashboard, but cannot recover the token from it,
+// so cannot send it as a Bearer token, nor reuse it where the same token
+// guards something else.
+func sessionValue(token string) string {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("nodewatch-session"))
+	return hex.EncodeToString(m.Sum(nil))
+}
 
 // RequireToken guards next with a shared token, for a daemon listening
 // beyond loopback. A request passes with "Authorization: Bearer <token>"
-// (curl, Grafana, `nodewatch --server`), with the cookie set after a
-// browser opened any page with ?token=<token> once (it is then redirected
-// to the same URL without the token, so it stays out of the history and
-// of Referer headers), or when it is a liveness or readiness probe
-// (/healthz, /readyz: kubelets do not send tokens). An empty token turns
-// the guard off. Tokens are compared in constant time.
+// (curl, Grafana, `nodewatch --server`), with the session cookie set after
+// a browser opened any page with ?token=<token> once (it is then
+// redirected to the same URL without the token, so it stays out of the
+// history and of Referer headers), or when it is a liveness or readiness
+// probe (/healthz, /readyz: kubelets do not send tokens). The cookie
+// carries a value derived from the token (sessionValue), never the token
+// itself; a cookie that still holds the raw token, as set by earlier
+// versions, is accepted once and replaced by the derived value. An empty
+// token turns the guard off. Tokens and sessions are compared in constant
+// time.
 func RequireToken(token string, next http.Handler) http.Handler {
 	if token == "" {
 		return next
 	}
-	want := sha256.Sum256([]byte(token))
-	ok := func(got string) bool {
-		h := sha256.Sum256([]byte(got))
-		return got != "" && subtle.ConstantTimeCompare(h[:], want[:]) == 1
+	// Both sides are hashed first so that the comparison's time does not
+	// depend on the length of what was sent either.
+	equal := func(want string) func(string) bool {
+		sum := sha256.Sum256([]byte(want))
+		return func(got string) bool {
+			h := sha256.Sum256([]byte(got))
+			return got != "" && subtle.ConstantTimeCompare(h[:], sum[:]) == 1
+		}
+	}
+	session := sessionValue(token)
+	ok, okSession := equal(token), equal(session)
+	setCookie := func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+			Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
@@ -38,8 +66,7 @@ func RequireToken(token string, next http.Handler) http.Handler {
 		}
 		q := r.URL.Query()
 		if q.Has("token") && ok(q.Get("token")) {
-			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-				Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"})
+			setCookie(w, r)
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				q.Del("token")
 				u := *r.URL
@@ -50,9 +77,16 @@ func RequireToken(token string, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if c, err := r.Cookie(TokenCookie); err == nil && ok(c.Value) {
-			next.ServeHTTP(w, r)
-			return
+		if c, err := r.Cookie(TokenCookie); err == nil {
+			if okSession(c.Value) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if ok(c.Value) {
+				setCookie(w, r)
+				next.ServeHTTP(w, r)
+				return
+			}
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nodewatch"`)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

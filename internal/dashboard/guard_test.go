@@ -2,7 +2,9 @@ package dashboard
 
 import (
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -176,6 +178,74 @@ func TestGuardNosniff(t *testing.T) {
 				t.Errorf("%d with X-Content-Type-Options %q, want %d with nosniff", rec.Code, rec.Header().Get("X-Content-Type-Options"), tc.want)
 			}
 		})
+	}
+}
+
+// TestSessionCookie: after a browser opens ?token=, it is signed in by a
+// cookie that does not hold the token, over a real connection.
+func TestSessionCookie(t *testing.T) {
+	const token = "s3cret-token-0123456789"
+	srv := httptest.NewServer(newDaemon(t, token, GuardOptions{Listen: local}))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	var redirected []string
+	c := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		redirected = append(redirected, r.URL.RequestURI())
+		return nil
+	}}
+
+	resp, err := c.Get(srv.URL + "/incidents?token=" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(redirected) != 1 || redirected[0] != "/incidents" {
+		t.Fatalf("%d after redirects %v, want 200 after one to /incidents", resp.StatusCode, redirected)
+	}
+	u, _ := url.Parse(srv.URL)
+	cookies := jar.Cookies(u)
+	if len(cookies) != 1 || cookies[0].Name != TokenCookie {
+		t.Fatalf("cookies %v, want one %s", cookies, TokenCookie)
+	}
+	if v := cookies[0].Value; v == "" || strings.Contains(v, token) || strings.Contains(v, "s3cret") {
+		t.Errorf("the cookie carries the token: %q", v)
+	}
+
+	// The next request is signed in by the cookie alone.
+	resp, err = c.Get(srv.URL + "/api/v1/query?query=up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("with the session cookie: %d, want 200", resp.StatusCode)
+	}
+
+	// The cookie's value is no token: sent as one, it is refused.
+	r, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/query?query=up", nil)
+	r.Header.Set("Authorization", "Bearer "+cookies[0].Value)
+	resp, err = http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("the cookie's value as a Bearer token: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestSessionCookieUpgrade: a cookie that still holds the raw token (set
+// by an earlier version) signs in once and is replaced by the derived one.
+func TestSessionCookieUpgrade(t *testing.T) {
+	const token = "s3cret-token"
+	h := RequireToken(token, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/incidents", nil)
+	r.AddCookie(&http.Cookie{Name: TokenCookie, Value: token})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	c := rec.Result().Cookies()
+	if rec.Code != 200 || len(c) != 1 || c[0].Value != sessionValue(token) || !c[0].HttpOnly || c[0].SameSite != http.SameSiteStrictMode {
+		t.Errorf("%d, cookies %+v: want 200 and the derived HttpOnly SameSite=Strict cookie in place of the token", rec.Code, c)
 	}
 }
 
