@@ -14,7 +14,8 @@ import (
 
 // TestDeployRBAC applies deploy/nodewatch.yaml and runs the daemon with
 // exactly the permissions it grants (impersonating its ServiceAccount): the
-// ClusterRole must be enough to detect a failed node and name its pods.
+// ClusterRole and the Role on kube-node-lease's Leases must be enough to
+// detect a failed node and name its pods.
 func TestDeployRBAC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -31,8 +32,8 @@ func TestDeployRBAC(t *testing.T) {
 			access = append(access, doc)
 		}
 	}
-	if len(access) != 4 {
-		t.Fatalf("deploy/nodewatch.yaml: %d access objects, want Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding", len(access))
+	if len(access) != 6 {
+		t.Fatalf("deploy/nodewatch.yaml: %d access objects, want Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, Role, RoleBinding", len(access))
 	}
 	if err := c.Apply(ctx, strings.Join(access, "\n---")); err != nil {
 		t.Fatalf("applying deploy/nodewatch.yaml: %v", err)
@@ -46,11 +47,17 @@ func TestDeployRBAC(t *testing.T) {
 	if err := os.WriteFile(kcPath, []byte(impersonating), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The impersonation is real: the ServiceAccount may read nodes, not delete them.
-	for verb, want := range map[string]string{"list": "yes", "delete": "no"} {
-		out, _ := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kcPath, "auth", "can-i", verb, "nodes").Output()
-		if got := strings.TrimSpace(string(out)); got != want {
-			t.Fatalf("as the ServiceAccount, can-i %s nodes = %q, want %q", verb, got, want)
+	// The impersonation is real: the ServiceAccount may read nodes, not
+	// delete them; Leases in kube-node-lease only; nothing it does not use.
+	for _, c := range []struct{ args, want string }{
+		{"list nodes", "yes"}, {"delete nodes", "no"},
+		{"watch leases.coordination.k8s.io -n kube-node-lease", "yes"}, {"list leases.coordination.k8s.io -n kube-system", "no"},
+		{"get nodes/metrics", "yes"}, {"get nodes/stats", "no"}, {"get nodes/proxy", "no"}, {"get secrets -A", "no"},
+	} {
+		args := append([]string{"--kubeconfig", kcPath, "auth", "can-i"}, strings.Fields(c.args)...)
+		out, _ := exec.CommandContext(ctx, "kubectl", args...).Output()
+		if got := strings.TrimSpace(string(out)); got != c.want {
+			t.Fatalf("as the ServiceAccount, can-i %s = %q, want %q", c.args, got, c.want)
 		}
 	}
 	if r := nodewatch(t, ctx, nil, nil, "check", "--kubeconfig", kcPath); r.code != 0 {
