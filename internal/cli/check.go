@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nodewatch/nodewatch/internal/cluster"
+	"github.com/nodewatch/nodewatch/internal/config"
 	"github.com/nodewatch/nodewatch/internal/dump"
 	"github.com/nodewatch/nodewatch/internal/health"
 	"github.com/nodewatch/nodewatch/internal/kube"
@@ -24,11 +25,12 @@ import (
 const EnvSlackWebhook = "NODEWATCH_SLACK_WEBHOOK"
 
 type checkOptions struct {
-	file         string
-	output       string
-	notify       bool
-	slackWebhook string
-	timeout      time.Duration
+	file             string
+	output           string
+	notify           bool
+	slackWebhook     string
+	slackWebhookFile string
+	timeout          time.Duration
 }
 
 func newCheck(g *globals) *cobra.Command {
@@ -56,6 +58,9 @@ Exit status: 0 healthy, 1 problems found, 2 could not check.`,
   # From a CronJob: post problems to Slack (the URL comes from the environment)
   NODEWATCH_SLACK_WEBHOOK=https://hooks.slack.com/services/... nodewatch check --notify
 
+  # ... or from a file, e.g. a mounted Secret
+  nodewatch check --notify --slack-webhook-file /etc/nodewatch/slack-webhook
+
   # In a shell script
   if ! nodewatch check -o json > report.json; then echo "cluster needs attention"; fi`,
 		Args: cobra.NoArgs,
@@ -65,7 +70,8 @@ Exit status: 0 healthy, 1 problems found, 2 could not check.`,
 	f.StringVarP(&o.file, "filename", "f", "", "read 'kubectl get nodes,pods -A -o json' output from this file ('-' for stdin) instead of the cluster")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or yaml")
 	f.BoolVar(&o.notify, "notify", false, "send problems to Slack (nothing is sent when healthy)")
-	f.StringVar(&o.slackWebhook, "slack-webhook", "", "Slack incoming-webhook URL (default $"+EnvSlackWebhook+")")
+	f.StringVar(&o.slackWebhook, "slack-webhook", "", "Slack incoming-webhook URL (default $"+EnvSlackWebhook+"). Visible in process lists: prefer --slack-webhook-file")
+	f.StringVar(&o.slackWebhookFile, "slack-webhook-file", "", "read the Slack incoming-webhook URL from this file (e.g. a mounted Secret; trailing whitespace dropped); not with --slack-webhook")
 	f.DurationVar(&o.timeout, "request-timeout", 60*time.Second, "give up reading the cluster after this long")
 	return cmd
 }
@@ -75,14 +81,24 @@ func runCheck(ctx context.Context, g *globals, o *checkOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.slackWebhook != "" && o.slackWebhookFile != "" {
+		return errors.New("--slack-webhook and --slack-webhook-file both give the Slack webhook; keep only the file (the flag shows the secret URL in process lists)")
+	}
 	var notifier notify.Notifier
 	if o.notify {
 		url := o.slackWebhook
+		if o.slackWebhookFile != "" {
+			// The file wins over the environment, as in `nodewatch run`:
+			// it was given explicitly.
+			if url, err = config.ReadSecretFile(o.slackWebhookFile); err != nil {
+				return fmt.Errorf("--slack-webhook-file: %w", err)
+			}
+		}
 		if url == "" {
 			url = g.getenv(EnvSlackWebhook)
 		}
 		if url == "" {
-			return fmt.Errorf("--notify needs a Slack webhook: set --slack-webhook or $%s", EnvSlackWebhook)
+			return fmt.Errorf("--notify needs a Slack webhook: set --slack-webhook-file, --slack-webhook or $%s", EnvSlackWebhook)
 		}
 		if notifier, err = slack.New(url, nil); err != nil {
 			return err

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -124,6 +125,50 @@ func TestCheckNotifyRejectedWebhook(t *testing.T) {
 	_, errOut, code := run(t, nil, "", "check", "-f", "testdata/outage.json", "--notify", "--slack-webhook", rx.URL+"/services/T0/B0/secret")
 	if code != ExitError || !strings.Contains(errOut, "404") || strings.Contains(errOut, "secret") {
 		t.Errorf("exit %d stderr %q: want 2, the 404, and no secret", code, errOut)
+	}
+}
+
+// TestCheckSlackWebhookFile: the webhook URL can come from a file, kept
+// out of process lists; with --slack-webhook as well, or unreadable, check
+// refuses to run and says why, without repeating the URL.
+func TestCheckSlackWebhookFile(t *testing.T) {
+	rx := slacktest.New()
+	defer rx.Close()
+	secret := rx.URL + "/services/T0/B0/s3cret"
+	file := filepath.Join(t.TempDir(), "slack-webhook")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notify := []string{"check", "-f", "testdata/outage.json", "--notify", "-o", "json"}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		code     int
+		stderr   string
+		messages int
+	}{
+		{name: "from the file", args: append(notify, "--slack-webhook-file", file), code: ExitFindings, messages: 1},
+		{name: "the file wins over the environment", args: append(notify, "--slack-webhook-file", file),
+			env: map[string]string{EnvSlackWebhook: "https://hooks.slack.com/services/env"}, code: ExitFindings, messages: 1},
+		{name: "with --slack-webhook", args: append(notify, "--slack-webhook-file", file, "--slack-webhook", secret), code: ExitError, stderr: "--slack-webhook and --slack-webhook-file"},
+		{name: "missing file", args: append(notify, "--slack-webhook-file", file+".nope"), code: ExitError, stderr: file + ".nope"},
+		{name: "empty file", args: append(notify, "--slack-webhook-file", empty), code: ExitError, stderr: "is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rx.Messages())
+			_, stderr, code := run(t, tc.env, "", tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) || strings.Contains(stderr, "s3cret") {
+				t.Errorf("exit %d stderr %q, want exit %d and stderr containing %q and not the URL", code, stderr, tc.code, tc.stderr)
+			}
+			if got := len(rx.Messages()) - before; got != tc.messages {
+				t.Errorf("%d messages sent, want %d", got, tc.messages)
+			}
+		})
 	}
 }
 

@@ -46,8 +46,11 @@ and CPU, node memory, major page faults, OOM events, disk reads.
 
 Serves the dashboard (/), /healthz, /readyz, /metrics, /api/v1/incidents and
 Prometheus' query API (/api/v1/query, /api/v1/query_range, /api/v1/series,
-/api/v1/labels) on --listen. Listening beyond loopback needs --auth-token (or
-$NODEWATCH_AUTH_TOKEN), or --insecure-listen.`,
+/api/v1/labels) on --listen. Listening beyond loopback needs --auth-token-file
+(or --auth-token, or $NODEWATCH_AUTH_TOKEN), or --insecure-listen. Without a
+token it answers only requests addressed to loopback, the --listen host or the
+--external-url host; requests from other sites' pages are refused
+(docs/security.md).`,
 		Example: `  # Against the current context, alerting to Slack
   NODEWATCH_SLACK_WEBHOOK=https://hooks.slack.com/services/... nodewatch run
 
@@ -98,7 +101,8 @@ $NODEWATCH_AUTH_TOKEN), or --insecure-listen.`,
 	f.StringVar(&fc.DataDir, "data-dir", fc.DataDir, "where incidents and the notification outbox are kept")
 	f.StringVar(&fc.Listen, "listen", fc.Listen, "address for /healthz, /readyz, /metrics and the API")
 	f.StringVar(&fc.ExternalURL, "external-url", "", "nodewatch's URL as users reach it, for links in alerts")
-	f.StringVar(&fc.AuthToken, "auth-token", "", "require this token for the dashboard and APIs (Bearer header, or ?token= once in a browser); default $"+config.EnvAuthToken+"; needed to listen beyond loopback")
+	f.StringVar(&fc.AuthToken, "auth-token", "", "require this token for the dashboard and APIs (Bearer header, or ?token= once in a browser); default $"+config.EnvAuthToken+"; needed to listen beyond loopback. Visible in process lists: prefer --auth-token-file")
+	f.StringVar(&fc.AuthTokenFile, "auth-token-file", "", "read the --auth-token from this file (e.g. a mounted Secret; trailing whitespace dropped); not with --auth-token or $"+config.EnvAuthToken)
 	f.BoolVar(&fc.InsecureListen, "insecure-listen", false, "allow a non-loopback --listen without --auth-token")
 	durationFlag(f, &fc.GroupWindow, "group-window", "the first node failure goes at once; failures that follow within this window go out together as one follow-up when it closes (0: each message at once). Delivery is at-least-once: what is owed survives restarts; a SIGKILL between a send and its record may repeat one message")
 	durationFlag(f, &fc.EvaluationInterval, "evaluation-interval", "how often every rule is evaluated (node changes are evaluated at once)")
@@ -145,6 +149,7 @@ func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 		"listen":                          func() { cfg.Listen = fc.Listen },
 		"external-url":                    func() { cfg.ExternalURL = fc.ExternalURL },
 		"auth-token":                      func() { cfg.AuthToken = fc.AuthToken },
+		"auth-token-file":                 func() { cfg.AuthTokenFile = fc.AuthTokenFile },
 		"insecure-listen":                 func() { cfg.InsecureListen = fc.InsecureListen },
 		"group-window":                    func() { cfg.GroupWindow = fc.GroupWindow },
 		"evaluation-interval":             func() { cfg.EvaluationInterval = fc.EvaluationInterval },

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"sigs.k8s.io/yaml"
 
@@ -58,8 +59,13 @@ type Config struct {
 	ExternalURL string `json:"externalURL"`
 	// AuthToken guards the HTTP server (dashboard and APIs; not /healthz and
 	// /readyz) with a bearer token or a ?token= cookie. A secret: it comes
-	// from --auth-token or $NODEWATCH_AUTH_TOKEN, never from the YAML.
+	// from --auth-token, $NODEWATCH_AUTH_TOKEN or AuthTokenFile, never from
+	// the YAML.
 	AuthToken string `json:"-"`
+	// AuthTokenFile names a file holding AuthToken (e.g. a mounted Secret),
+	// so that the token shows in no process list (--auth-token does) and
+	// no environment dump ($NODEWATCH_AUTH_TOKEN does).
+	AuthTokenFile string `json:"authTokenFile"`
 	// InsecureListen allows a non-loopback Listen without AuthToken (e.g.
 	// behind an authenticating proxy or a NetworkPolicy).
 	InsecureListen bool `json:"insecureListen"`
@@ -200,14 +206,19 @@ func (c *Config) load(b []byte, path string) error {
 }
 
 // LoadSecrets fills the webhook URLs from the environment, then from the
-// configured files (a file wins: it was configured explicitly).
+// configured files (a file wins: it was configured explicitly), and the
+// auth token from AuthTokenFile, else the environment unless a flag gave
+// it. Call it once, after the flags are applied.
 func (c *Config) LoadSecrets(getenv func(string) string) error {
 	c.Slack.WebhookURL = getenv(EnvSlackWebhook)
 	c.Webhook.URL = getenv(EnvWebhookURL)
 	if v := getenv(EnvAlertmanagerURL); v != "" && c.Alertmanager.URL == "" {
 		c.Alertmanager.URL = v
 	}
-	if v := getenv(EnvAuthToken); v != "" && c.AuthToken == "" {
+	var tokenErr error
+	if c.AuthTokenFile != "" {
+		tokenErr = c.readAuthTokenFile(getenv(EnvAuthToken))
+	} else if v := getenv(EnvAuthToken); v != "" && c.AuthToken == "" {
 		c.AuthToken = v
 	}
 	read := func(field, path string, into *string) error {
@@ -222,9 +233,45 @@ func (c *Config) LoadSecrets(getenv func(string) string) error {
 		return nil
 	}
 	return errors.Join(
+		tokenErr,
 		read("slack.webhookURLFile", c.Slack.WebhookURLFile, &c.Slack.WebhookURL),
 		read("webhook.urlFile", c.Webhook.URLFile, &c.Webhook.URL),
 	)
+}
+
+// readAuthTokenFile sets AuthToken from AuthTokenFile, which must be the
+// token's only source: with two, which one guards the daemon would depend
+// on a precedence rule nobody reads. envToken is $NODEWATCH_AUTH_TOKEN.
+func (c *Config) readAuthTokenFile(envToken string) error {
+	switch {
+	case c.AuthToken != "":
+		return errors.New("authTokenFile: --auth-token and --auth-token-file (authTokenFile) both give the auth token; keep only the file")
+	case envToken != "":
+		return fmt.Errorf("authTokenFile: $%s and --auth-token-file (authTokenFile) both give the auth token; unset $%s", EnvAuthToken, EnvAuthToken)
+	}
+	token, err := ReadSecretFile(c.AuthTokenFile)
+	if err != nil {
+		return fmt.Errorf("authTokenFile: %w", err)
+	}
+	c.AuthToken = token
+	return nil
+}
+
+// ReadSecretFile reads a secret (a token, a webhook URL) from a file given
+// instead of a flag, which process lists would show. Trailing whitespace
+// is dropped: editors and `echo` end a file with a newline that is no
+// part of the secret. An empty file is an error, not a silently missing
+// secret.
+func ReadSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err // names the file and why: "open /x: permission denied"
+	}
+	s := strings.TrimRightFunc(string(b), unicode.IsSpace)
+	if s == "" {
+		return "", fmt.Errorf("%s is empty: write the secret into it", path)
+	}
+	return s, nil
 }
 
 // DetectRules converts the rules.
@@ -267,7 +314,7 @@ func (c *Config) Validate() error {
 	if host, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen: %q is not host:port: %v", c.Listen, err)
 	} else if !loopback(host) && c.AuthToken == "" && !c.InsecureListen {
-		add("authToken: listen %q is reachable beyond this machine: set an auth token (--auth-token or $%s), "+
+		add("authToken: listen %q is reachable beyond this machine: set an auth token (--auth-token-file, --auth-token or $%s), "+
 			"or set insecureListen (--insecure-listen) to serve the dashboard and APIs without one", c.Listen, EnvAuthToken)
 	}
 	if c.ExternalURL != "" {

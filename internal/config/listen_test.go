@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -60,5 +61,63 @@ func TestAuthTokenFromEnv(t *testing.T) {
 	y := Default()
 	if err := y.LoadFile(path); err == nil {
 		t.Error("authToken in the YAML was accepted")
+	}
+}
+
+// TestAuthTokenFile: the token can come from a file (kept out of process
+// lists), which must then be its only source, and a file that cannot give
+// a token is an error naming it.
+func TestAuthTokenFile(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		content   string
+		noFile    bool // the file does not exist
+		flag, env string
+		want      string
+		wantErr   []string
+		namesFile bool
+	}{
+		{name: "newline dropped", content: "s3cret-token\n", want: "s3cret-token"},
+		{name: "CRLF and spaces dropped", content: "s3cret token \r\n", want: "s3cret token"},
+		{name: "with --auth-token", content: "file-s3cret\n", flag: "flag-s3cret", wantErr: []string{"authTokenFile:", "--auth-token and --auth-token-file"}},
+		{name: "with the environment", content: "file-s3cret\n", env: "env-s3cret", wantErr: []string{"authTokenFile:", "$" + EnvAuthToken}},
+		{name: "empty", content: "\n", wantErr: []string{"authTokenFile:", "is empty"}, namesFile: true},
+		{name: "missing", noFile: true, wantErr: []string{"authTokenFile:", "no such file"}, namesFile: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.AuthToken = tc.flag
+			c.AuthTokenFile = filepath.Join(t.TempDir(), "token")
+			if !tc.noFile {
+				c.AuthTokenFile = write(t, "token", tc.content)
+			}
+			err := c.LoadSecrets(func(k string) string { return map[string]string{EnvAuthToken: tc.env}[k] })
+			if tc.wantErr == nil {
+				if err != nil || c.AuthToken != tc.want {
+					t.Fatalf("AuthToken %q, err %v; want %q", c.AuthToken, err, tc.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted, AuthToken %q", c.AuthToken)
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if tc.namesFile && !strings.Contains(err.Error(), c.AuthTokenFile) {
+				t.Errorf("error %q does not name the file", err)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("the error repeats the token: %v", err)
+			}
+		})
+	}
+
+	// The file's name, unlike the token, may be in the YAML.
+	c := Default()
+	if err := c.LoadFile(write(t, "c.yaml", "authTokenFile: /etc/nodewatch/token\n")); err != nil || c.AuthTokenFile != "/etc/nodewatch/token" {
+		t.Errorf("authTokenFile from the YAML: %q, %v", c.AuthTokenFile, err)
 	}
 }
