@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +24,13 @@ const (
 
 // logTails reads the last lines of the previous container's log for the
 // first pods of a newly failing workload, by pod name, where RBAC
-// (pods/log) and the kubelet allow; any error just leaves a pod out.
-func logTails(ctx context.Context, client kubernetes.Interface, r *health.WorkloadReport) map[string][]string {
+// (pods/log) and the kubelet allow, scrubbed of obvious secrets; any error
+// just leaves a pod out. Namespaces in exclude get none: their logs never
+// leave for chat.
+func logTails(ctx context.Context, client kubernetes.Interface, r *health.WorkloadReport, exclude []string) map[string][]string {
+	if slices.Contains(exclude, r.Namespace) {
+		return nil
+	}
 	out := map[string][]string{}
 	for i, p := range r.Pods {
 		if i == logTailPods {
@@ -54,7 +61,33 @@ func previousLog(ctx context.Context, client kubernetes.Interface, namespace, po
 	if text == "" {
 		return nil
 	}
-	return strings.Split(text, "\n")
+	out := strings.Split(text, "\n")
+	for i, l := range out {
+		out[i] = Scrub(l)
+	}
+	return out
+}
+
+// secretPatterns find the obvious secrets a crashing program prints: a
+// bearer token, key=value pairs named like secrets, credentials in a URL,
+// JWTs and AWS access keys. Log tails go to chat; these do not.
+var secretPatterns = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}`), "${1}<redacted>"},
+	{regexp.MustCompile(`(?i)\b([a-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|credentials?))(["']?\s*[:=]\s*["']?)[^\s"'&,;]+`), "${1}${2}<redacted>"},
+	{regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@`), "${1}<redacted>@"},
+	{regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`), "<redacted JWT>"},
+	{regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), "<redacted AWS key>"},
+}
+
+// Scrub hides the obvious secrets in a log line.
+func Scrub(line string) string {
+	for _, p := range secretPatterns {
+		line = p.re.ReplaceAllString(line, p.with)
+	}
+	return line
 }
 
 // Kubelet logs for node incidents: asked for every kubeletLogEvery, at most

@@ -18,6 +18,34 @@ import (
 	"github.com/nodewatch/nodewatch/internal/incident"
 )
 
+func TestLogTailsExcludedNamespace(t *testing.T) {
+	r := &health.WorkloadReport{Namespace: "payments", Kind: "Deployment", Name: "api", Pods: []health.FailingPod{
+		{Name: "a", Container: "api", Reason: "CrashLoopBackOff"}}}
+	if tails := logTails(context.Background(), fake.NewClientset(), r, []string{"kube-system", "payments"}); len(tails) != 0 {
+		t.Errorf("an excluded namespace's log left: %q", tails)
+	}
+}
+
+// TestScrub: the obvious secrets a crashing program prints are hidden,
+// the rest of the line kept.
+func TestScrub(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Authorization: Bearer abcdef0123456789", "Authorization: Bearer <redacted>"},
+		{`connecting with password=hunter2 to db`, `connecting with password=<redacted> to db`},
+		{`{"api_key": "sk_live_123456"}`, `{"api_key": "<redacted>"}`},
+		{"DB_PASSWORD=s3cr3t!", "DB_PASSWORD=<redacted>"},
+		{"dial postgres://app:s3cret@db:5432/x failed", "dial postgres://<redacted>@db:5432/x failed"},
+		{"token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "token <redacted JWT>"},
+		{"key AKIAIOSFODNN7EXAMPLE used", "key <redacted AWS key> used"},
+		{"panic: runtime error: index out of range [3] with length 3", "panic: runtime error: index out of range [3] with length 3"},
+		{"exec: \"send-digets\": executable file not found in $PATH", "exec: \"send-digets\": executable file not found in $PATH"},
+	} {
+		if got := Scrub(tc.in); got != tc.want {
+			t.Errorf("Scrub(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestLogTails(t *testing.T) {
 	client := fake.NewClientset()
 	r := &health.WorkloadReport{Namespace: "emails", Kind: "Deployment", Name: "digest", Pods: []health.FailingPod{
@@ -26,7 +54,7 @@ func TestLogTails(t *testing.T) {
 		{Name: "c", Container: "digest", Reason: "Unschedulable"},
 		{Name: "d", Container: "digest", Reason: "CrashLoopBackOff"},
 	}}
-	tails := logTails(context.Background(), client, r)
+	tails := logTails(context.Background(), client, r, nil)
 	// The fake clientset answers every log request with "fake logs".
 	if got := tails["a"]; len(got) != 1 || got[0] != "fake logs" {
 		t.Errorf("pod a: %q, want the previous container's log", got)
