@@ -138,7 +138,13 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	mux := api.Handler(db, cache.Synced, m.reg)
 	if histAPI != nil {
-		api.PromHandlers(mux, histAPI, a.now)
+		// Queries from outside are bounded; the daemon's own analyses
+		// read the store directly.
+		queries := histAPI
+		if hist != nil {
+			queries = hist.Bounded(history.DefaultQueryLimits, a.log)
+		}
+		api.PromHandlers(mux, queries, a.now, api.DefaultLimits)
 	}
 	ui, err := dashboard.Handler(dashboard.Options{Cluster: cache, Incidents: db, Events: db, History: histAPI, Now: a.now, Log: a.log,
 		// The audit page lists these live (get/list only, as `nodewatch
@@ -354,7 +360,7 @@ func (a *App) enricher(h api.History) func(context.Context, incident.Incident, t
 			e.Cause = c
 		}
 		if inc.Details != nil {
-			e.LogTails = logTails(ctx, a.client, inc.Details)
+			e.LogTails = logTails(ctx, a.client, inc.Details, nil)
 		}
 		return e
 	}
