@@ -13,12 +13,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
 
+	"golang.org/x/oauth2"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport"
 	"k8s.io/klog/v2"
 
 	"github.com/nodewatch/nodewatch/internal/analyze/cause"
@@ -38,24 +42,60 @@ import (
 
 // App is a configured daemon.
 type App struct {
-	cfg    config.Config
-	client kubernetes.Interface
-	log    *slog.Logger
-	now    func() time.Time
-	sinks  []outbox.Sink
-	// KubeletToken authenticates kubelet scrapes (the service account's token).
-	KubeletToken string
+	cfg     config.Config
+	client  kubernetes.Interface
+	log     *slog.Logger
+	now     func() time.Time
+	sinks   []outbox.Sink
+	kubelet KubeletAuth
+}
+
+// KubeletAuth is how the daemon proves itself to kubelets and checks them.
+type KubeletAuth struct {
+	// Tokens give the bearer token (the service account's, re-read as it
+	// rotates); nil sends none.
+	Tokens oauth2.TokenSource
+	// CA verifies the kubelets' serving certificates (PEM; nil: the
+	// system's roots).
+	CA []byte
+}
+
+// KubeletAuthFrom takes the kubelet credentials from the API server's
+// client config, as metrics-server does: its token (from its file, re-read
+// as bound tokens rotate) and the cluster's CA — or caFile when set
+// (--kubelet-certificate-authority).
+func KubeletAuthFrom(rc *rest.Config, caFile string) (KubeletAuth, error) {
+	var k KubeletAuth
+	switch {
+	case rc.BearerTokenFile != "":
+		k.Tokens = transport.NewCachedFileTokenSource(rc.BearerTokenFile)
+	case rc.BearerToken != "":
+		k.Tokens = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: rc.BearerToken})
+	}
+	var err error
+	switch {
+	case caFile != "":
+		k.CA, err = os.ReadFile(caFile)
+	case len(rc.TLSClientConfig.CAData) > 0:
+		k.CA = rc.TLSClientConfig.CAData
+	case rc.TLSClientConfig.CAFile != "":
+		k.CA, err = os.ReadFile(rc.TLSClientConfig.CAFile)
+	}
+	if err != nil {
+		return k, fmt.Errorf("reading the kubelets' CA: %w", err)
+	}
+	return k, nil
 }
 
 // New validates cfg and builds the sinks; Run starts the daemon.
-func New(cfg config.Config, client kubernetes.Interface, log *slog.Logger, now func() time.Time) (*App, error) {
+func New(cfg config.Config, client kubernetes.Interface, kubelet KubeletAuth, log *slog.Logger, now func() time.Time) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if now == nil {
 		now = time.Now
 	}
-	a := &App{cfg: cfg, client: client, log: log, now: now}
+	a := &App{cfg: cfg, client: client, kubelet: kubelet, log: log, now: now}
 	if cfg.LogNotifications {
 		a.sinks = append(a.sinks, outbox.Sink{Name: "log", Notifier: notify.LogNotifier{Log: log}})
 	}
@@ -114,6 +154,7 @@ func (a *App) Run(ctx context.Context) error {
 
 	changed := newChangedNodes()
 	events := newEventKeeper(db, a.log, time.Duration(a.cfg.History.Retention), a.now)
+	events.incidentRetention = time.Duration(a.cfg.IncidentRetention)
 	cache := kube.NewCache(a.client, changed.add, events.offer)
 	var sender *outbox.Sender
 	mgr, err := incident.NewManager(db, clusterView{Cache: cache, db: db, now: a.now}, incident.Options{
@@ -142,9 +183,13 @@ func (a *App) Run(ctx context.Context) error {
 		// read the store directly.
 		queries := histAPI
 		if hist != nil {
-			queries = hist.Bounded(history.DefaultQueryLimits, a.log)
+			queries = hist.Bounded(history.QueryLimits{
+				MaxSamples: a.cfg.Query.MaxSamples, Timeout: time.Duration(a.cfg.Query.Timeout), MaxSteps: history.DefaultQueryLimits.MaxSteps,
+			}, a.log)
 		}
-		api.PromHandlers(mux, queries, a.now, api.DefaultLimits)
+		lim := api.DefaultLimits
+		lim.MaxConcurrency = a.cfg.Query.MaxConcurrency
+		api.PromHandlers(mux, queries, a.now, lim)
 	}
 	ui, err := dashboard.Handler(dashboard.Options{Cluster: cache, Incidents: db, Events: db, History: histAPI, Now: a.now, Log: a.log,
 		// The audit page lists these live (get/list only, as `nodewatch
@@ -229,7 +274,10 @@ func (a *App) Run(ctx context.Context) error {
 		})
 	}
 	if hist != nil {
-		c := newCollector(a, cache, hist, m.reg)
+		c, err := newCollector(a, cache, hist, m.reg)
+		if err != nil {
+			return err
+		}
 		c.observe = func(scope string, f []detect.Finding) { mgr.Observe(scope, f, nil) }
 		if u := a.cfg.History.RemoteWriteURL; u != "" {
 			w, err := c.forward(u, m.reg)
@@ -360,7 +408,7 @@ func (a *App) enricher(h api.History) func(context.Context, incident.Incident, t
 			e.Cause = c
 		}
 		if inc.Details != nil {
-			e.LogTails = logTails(ctx, a.client, inc.Details, nil)
+			e.LogTails = logTails(ctx, a.client, inc.Details, a.cfg.LogTailExcludeNamespaces)
 		}
 		return e
 	}

@@ -66,14 +66,18 @@ func (c *collector) stampFor(now time.Time, interval time.Duration) time.Time {
 	return now
 }
 
-func newCollector(a *App, cache *kube.Cache, db *history.DB, reg *prometheus.Registry) *collector {
+func newCollector(a *App, cache *kube.Cache, db *history.DB, reg *prometheus.Registry) (*collector, error) {
 	h := a.cfg.History
+	scraper, err := collect.NewScraper(collect.Options{
+		Timeout: time.Duration(h.ScrapeTimeout), Workers: h.Workers, InsecureTLS: h.KubeletInsecureTLS,
+		CA: a.kubelet.CA, Tokens: a.kubelet.Tokens, Log: a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	c := &collector{
 		cfg: a, cache: cache, db: db, log: a.log.With("component", "collector"), failing: map[string]bool{},
-		scraper: collect.NewScraper(collect.Options{
-			Timeout: time.Duration(h.ScrapeTimeout), Workers: h.Workers, InsecureTLS: h.KubeletInsecureTLS,
-			Token: a.KubeletToken, Log: a.log,
-		}),
+		scraper: scraper,
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "nodewatch_scrape_cycle_seconds", Help: "Wall time of one scrape of every kubelet.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 10),
@@ -89,7 +93,7 @@ func newCollector(a *App, cache *kube.Cache, db *history.DB, reg *prometheus.Reg
 		}),
 	}
 	reg.MustRegister(c.duration, c.errors, c.rejected, c.stored)
-	return c
+	return c, nil
 }
 
 type writeFailure struct {

@@ -82,11 +82,14 @@ token it answers only requests addressed to loopback, the --listen host or the
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cfg, client, g.log, g.now)
+			kubelet, err := app.KubeletAuthFrom(rc, cfg.History.KubeletCertificateAuthority)
 			if err != nil {
 				return err
 			}
-			a.KubeletToken = rc.BearerToken
+			a, err := app.New(cfg, client, kubelet, g.log, g.now)
+			if err != nil {
+				return err
+			}
 			if g.getenv("GOGC") == "" {
 				// A long-running watcher holds its cache for good: collect
 				// at half the default growth, trading a little idle CPU for
@@ -134,6 +137,12 @@ token it answers only requests addressed to loopback, the --listen host or the
 	durationFlag(f, &fc.History.ExhaustionWithin, "exhaustion-within", "alert when a leak will reach its limit or fill its node within this long")
 	durationFlag(f, &fc.History.ThrashingWindow, "thrashing-window", "how recent the major-page-fault spike of a thrashing node is, against the hour before")
 	f.StringVar(&fc.History.RemoteWriteURL, "remote-write-url", "", "also send every scraped sample to this remote-write endpoint (e.g. http://prometheus:9090/api/v1/write)")
+	f.StringVar(&fc.History.KubeletCertificateAuthority, "kubelet-certificate-authority", "", "PEM file of the CA that signs kubelets' serving certificates (default: the cluster's CA from the kubeconfig or the service account)")
+	f.IntVar(&fc.Query.MaxSamples, "query-max-samples", fc.Query.MaxSamples, "the most samples one query of the query API may hold in memory")
+	durationFlag(f, &fc.Query.Timeout, "query-timeout", "end a query of the query API that runs longer")
+	f.IntVar(&fc.Query.MaxConcurrency, "query-max-concurrency", fc.Query.MaxConcurrency, "queries of the query API run at once; more wait, then get 503")
+	durationFlag(f, &fc.IncidentRetention, "incident-retention", "keep resolved incidents, delivered message keys and dead letters this long")
+	f.StringSliceVar(&fc.LogTailExcludeNamespaces, "log-tail-exclude-namespaces", nil, "namespaces whose crash-looping pods' last log lines are never read into alerts")
 	return cmd
 }
 
@@ -181,6 +190,12 @@ func applyFlags(f *pflag.FlagSet, cfg, fc *config.Config) {
 		"leak-min-growth":                 func() { cfg.History.LeakMinGrowthMiBPerHour = fc.History.LeakMinGrowthMiBPerHour },
 		"exhaustion-within":               func() { cfg.History.ExhaustionWithin = fc.History.ExhaustionWithin },
 		"thrashing-window":                func() { cfg.History.ThrashingWindow = fc.History.ThrashingWindow },
+		"kubelet-certificate-authority":   func() { cfg.History.KubeletCertificateAuthority = fc.History.KubeletCertificateAuthority },
+		"query-max-samples":               func() { cfg.Query.MaxSamples = fc.Query.MaxSamples },
+		"query-timeout":                   func() { cfg.Query.Timeout = fc.Query.Timeout },
+		"query-max-concurrency":           func() { cfg.Query.MaxConcurrency = fc.Query.MaxConcurrency },
+		"incident-retention":              func() { cfg.IncidentRetention = fc.IncidentRetention },
+		"log-tail-exclude-namespaces":     func() { cfg.LogTailExcludeNamespaces = fc.LogTailExcludeNamespaces },
 	}
 	f.Visit(func(fl *pflag.Flag) {
 		if apply, ok := set[fl.Name]; ok {

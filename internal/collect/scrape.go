@@ -13,7 +13,10 @@ package collect
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"golang.org/x/oauth2"
 	"io"
 	"log/slog"
 	"net"
@@ -142,8 +145,15 @@ type Options struct {
 	Timeout     time.Duration // per node and endpoint
 	Workers     int
 	InsecureTLS bool
-	Token       string // bearer token (the service account's)
-	Log         *slog.Logger
+	// CA, PEM, verifies the kubelets' serving certificates (nil: the
+	// system's roots); InsecureTLS skips the check.
+	CA []byte
+	// Tokens give the bearer token for each request (the service
+	// account's, re-read as it rotates: bound tokens expire); Token is a
+	// fixed one, used when Tokens is nil.
+	Tokens oauth2.TokenSource
+	Token  string
+	Log    *slog.Logger
 }
 
 // Scraper scrapes targets.
@@ -152,8 +162,8 @@ type Scraper struct {
 	client *http.Client
 }
 
-// NewScraper returns a scraper.
-func NewScraper(o Options) *Scraper {
+// NewScraper returns a scraper; a CA that holds no certificate is an error.
+func NewScraper(o Options) (*Scraper, error) {
 	if o.Workers <= 0 {
 		o.Workers = 16
 	}
@@ -165,10 +175,17 @@ func NewScraper(o Options) *Scraper {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.InsecureTLS} //nolint:gosec // an explicit option, as in metrics-server
+	if len(o.CA) > 0 && !o.InsecureTLS {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(o.CA) {
+			return nil, errors.New("the kubelet CA holds no PEM certificate")
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
 	tr.MaxIdleConnsPerHost = 2
 	// A kubelet's redirect is an error, not a request elsewhere with the token.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Scraper{opts: o, client: &http.Client{Transport: tr, CheckRedirect: noRedirect}}
+	return &Scraper{opts: o, client: &http.Client{Transport: tr, CheckRedirect: noRedirect}}, nil
 }
 
 // Result is what one node gave.
@@ -272,8 +289,16 @@ func (s *Scraper) get(ctx context.Context, base, path string) ([]byte, error) {
 	if req.URL.Host != host || req.URL.User != nil {
 		return nil, fmt.Errorf("refusing to send the token to %s (want %s)", req.URL.Redacted(), host)
 	}
-	if s.opts.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.opts.Token)
+	token := s.opts.Token
+	if s.opts.Tokens != nil {
+		t, err := s.opts.Tokens.Token()
+		if err != nil {
+			return nil, fmt.Errorf("reading the service account token: %w", err)
+		}
+		token = t.AccessToken
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4;q=0.9,*/*;q=0.1")
 	resp, err := s.client.Do(req)

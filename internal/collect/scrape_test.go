@@ -2,16 +2,25 @@ package collect
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -54,7 +63,7 @@ func TestScrapeFaults(t *testing.T) {
 	for _, n := range []string{"ok", "hang", "fail", "garbage"} {
 		targets = append(targets, Target{Node: n, Base: srv.URL, ResourcePath: "/" + n + "/metrics/resource", CadvisorPath: "/" + n + "/metrics/cadvisor"})
 	}
-	s := NewScraper(Options{Timeout: 500 * time.Millisecond, Workers: 4, InsecureTLS: true, Token: "sa-token"})
+	s := mustScraper(t, Options{Timeout: 500 * time.Millisecond, Workers: 4, InsecureTLS: true, Token: "sa-token"})
 	start := time.Now()
 	results := s.Scrape(context.Background(), targets, time.Unix(1732881600, 0), nil)
 	if took := time.Since(start); took > 3*time.Second {
@@ -76,7 +85,7 @@ func TestScrapeFaults(t *testing.T) {
 		}
 	}
 	// Without --kubelet-insecure-tls a self-signed kubelet is refused.
-	strict := NewScraper(Options{Timeout: time.Second})
+	strict := mustScraper(t, Options{Timeout: time.Second})
 	if r := strict.Scrape(context.Background(), targets[:1], time.Now(), nil); r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "certificate") {
 		t.Errorf("self-signed certificate accepted: %v", r[0].Err)
 	}
@@ -126,7 +135,7 @@ func TestTokenStaysWithTheKubelet(t *testing.T) {
 	}
 	nodes = append(nodes, node("redirecting", ""))
 	targets := Targets(nodes, []corev1.NodeAddressType{corev1.NodeInternalIP}, "http")
-	s := NewScraper(Options{Timeout: 2 * time.Second, Token: "sa-token"})
+	s := mustScraper(t, Options{Timeout: 2 * time.Second, Token: "sa-token"})
 	for _, r := range s.Scrape(context.Background(), targets, time.Now(), nil) {
 		if r.Err == nil {
 			t.Errorf("%s: scraped without an error", r.Node)
@@ -174,7 +183,7 @@ func TestSeriesFlood(t *testing.T) {
 		w.Write([]byte(wide.String()))
 	}))
 	defer srv.Close()
-	s := NewScraper(Options{Timeout: 30 * time.Second})
+	s := mustScraper(t, Options{Timeout: 30 * time.Second})
 	r := s.Scrape(context.Background(), []Target{{Node: "n", Base: srv.URL, ResourcePath: "/metrics/resource", CadvisorPath: "/metrics/cadvisor"}}, time.Now(), nil)[0]
 	if r.Err != nil {
 		t.Fatal(r.Err)
@@ -185,4 +194,71 @@ func TestSeriesFlood(t *testing.T) {
 	if r.Rejected["too_many_labels"] != 1 {
 		t.Errorf("a series with 203 labels: rejected %v", r.Rejected)
 	}
+}
+
+func mustScraper(t *testing.T, o Options) *Scraper {
+	t.Helper()
+	s, err := NewScraper(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestKubeletCAAndRotatingToken: a kubelet whose certificate the given CA
+// signed is verified without --kubelet-insecure-tls; one the CA did not
+// sign is refused; each request carries the token the source gives now
+// (a bound service-account token rotates on disk).
+func TestKubeletCAAndRotatingToken(t *testing.T) {
+	var got []string
+	kubelet := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Authorization"))
+	}))
+	defer kubelet.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: kubelet.Certificate().Raw})
+	tokens := &countingTokens{}
+	s := mustScraper(t, Options{Timeout: 2 * time.Second, CA: ca, Tokens: tokens})
+	target := []Target{{Node: "n", Base: kubelet.URL, ResourcePath: "/metrics/resource", CadvisorPath: "/metrics/cadvisor"}}
+	for range 2 {
+		if r := s.Scrape(context.Background(), target, time.Now(), nil)[0]; r.Err != nil {
+			t.Fatalf("a kubelet signed by the CA: %v", r.Err)
+		}
+	}
+	if want := []string{"Bearer token-1", "Bearer token-2", "Bearer token-3", "Bearer token-4"}; !slices.Equal(got, want) {
+		t.Errorf("tokens sent %q, want %q", got, want)
+	}
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	other.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+	other.StartTLS()
+	defer other.Close()
+	target[0].Base = other.URL
+	if r := s.Scrape(context.Background(), target, time.Now(), nil)[0]; r.Err == nil || !strings.Contains(r.Err.Error(), "certificate") {
+		t.Errorf("a kubelet the CA did not sign: %v", r.Err)
+	}
+	if _, err := NewScraper(Options{CA: []byte("not PEM")}); err == nil {
+		t.Error("a CA without a certificate was taken")
+	}
+}
+
+type countingTokens struct{ n int }
+
+func (c *countingTokens) Token() (*oauth2.Token, error) {
+	c.n++
+	return &oauth2.Token{AccessToken: fmt.Sprintf("token-%d", c.n)}, nil
+}
+
+// selfSigned makes a certificate for 127.0.0.1 that no CA signed.
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

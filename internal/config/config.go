@@ -85,6 +85,24 @@ type Config struct {
 	KubeletLogLines int `json:"kubeletLogLines"`
 	// History configures the kubelet scraper and the resource history.
 	History History `json:"history"`
+	// Query bounds what the Prometheus-compatible query API may cost.
+	Query Query `json:"query"`
+	// IncidentRetention keeps resolved incidents, delivered message keys
+	// and dead letters this long.
+	IncidentRetention Duration `json:"incidentRetention"`
+	// LogTailExcludeNamespaces are namespaces whose failing pods' log
+	// tails are never read into alerts (their logs stay out of chat).
+	LogTailExcludeNamespaces []string `json:"logTailExcludeNamespaces"`
+}
+
+// Query bounds the query API, as Prometheus' --query.* flags.
+type Query struct {
+	// MaxSamples a query may hold in memory at once.
+	MaxSamples int `json:"maxSamples"`
+	// Timeout ends a longer query.
+	Timeout Duration `json:"timeout"`
+	// MaxConcurrency queries run at once; more wait, then get 503.
+	MaxConcurrency int `json:"maxConcurrency"`
 }
 
 // History configures resource-history collection.
@@ -101,6 +119,10 @@ type History struct {
 	KubeletAddressTypes []string `json:"kubeletAddressTypes"`
 	// KubeletScheme is https, or http for test kubelets.
 	KubeletScheme string `json:"kubeletScheme"`
+	// KubeletCertificateAuthority is a PEM file of the CA that signs the
+	// kubelets' serving certificates (default: the cluster's CA, from the
+	// kubeconfig or the pod's service account).
+	KubeletCertificateAuthority string `json:"kubeletCertificateAuthority"`
 	// Retention keeps history this long; RetentionBytes caps its size (0: no cap).
 	Retention      Duration `json:"retention"`
 	RetentionBytes int64    `json:"retentionBytes"`
@@ -185,6 +207,8 @@ func Default() Config {
 			LeakWindow: Duration(6 * time.Hour), LeakMinGrowthMiBPerHour: 100, ExhaustionWithin: Duration(2 * time.Hour),
 			ThrashingFaultRatio: 5, ThrashingMinFaultRate: 10, ThrashingWindow: Duration(5 * time.Minute),
 		},
+		Query:             Query{MaxSamples: 5_000_000, Timeout: Duration(30 * time.Second), MaxConcurrency: 4},
+		IncidentRetention: Duration(90 * 24 * time.Hour),
 	}
 }
 
@@ -321,6 +345,18 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
 			add("externalURL: %q is not an absolute URL", c.ExternalURL)
 		}
+	}
+	if c.Query.MaxSamples <= 0 {
+		add("query.maxSamples: must be positive, got %d", c.Query.MaxSamples)
+	}
+	if c.Query.Timeout <= 0 {
+		add("query.timeout: must be positive, got %s", time.Duration(c.Query.Timeout))
+	}
+	if c.Query.MaxConcurrency <= 0 {
+		add("query.maxConcurrency: must be positive, got %d", c.Query.MaxConcurrency)
+	}
+	if c.IncidentRetention < Duration(24*time.Hour) {
+		add("incidentRetention: must be at least 24h, got %s", time.Duration(c.IncidentRetention))
 	}
 	if c.KubeletLogLines < 0 || c.KubeletLogLines > incident.MaxKubeletLogLines {
 		add("kubeletLogLines: must be in [0, %d], got %d", incident.MaxKubeletLogLines, c.KubeletLogLines)
