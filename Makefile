@@ -35,7 +35,14 @@ demo: build simcluster
 
 # Every test: unit tests with the race detector, fuzz targets briefly, and
 # the end-to-end tests on the simulated cluster, which may not skip here.
-test: simcluster peers browser vet unit fuzz e2e
+# Phase by phase, the quick checks first, each phase's time printed.
+TEST_PHASES := vet simcluster peers browser unit fuzz e2e
+test:
+	@start=$$SECONDS; for p in $(TEST_PHASES); do \
+		t=$$SECONDS; echo "== $$p"; \
+		$(MAKE) --no-print-directory $$p || { echo "== $$p failed after $$((SECONDS - t)) s"; exit 1; }; \
+		echo "== $$p: $$((SECONDS - t)) s (total $$((SECONDS - start)) s)"; \
+	done
 
 vet:
 	$(GO) vet ./...

@@ -27,6 +27,9 @@ import (
 // Seeded: NODEWATCH_CRASH_SEED replays a run, NODEWATCH_CRASH_CYCLES sets
 // its length (10 here and in CI; the 30 with =30).
 func TestRandomCrashes(t *testing.T) {
+	// Mostly waiting (the controller's grace, the recoveries' window): it
+	// runs beside the demo, the other parallel test, to keep CI short.
+	t.Parallel()
 	cycles := envInt(t, "NODEWATCH_CRASH_CYCLES", 10)
 	seed := int64(envInt(t, "NODEWATCH_CRASH_SEED", int(time.Now().UnixNano()%1e9)))
 	t.Logf("seed %d (replay with NODEWATCH_CRASH_SEED=%d)", seed, seed)

@@ -26,6 +26,7 @@ import (
 // is left and the working directory is gone. The transcript is kept in
 // artifacts/demo.txt.
 func TestDemo(t *testing.T) {
+	t.Parallel() // beside TestRandomCrashes, which mostly waits
 	binDir := simcluster.Require(t)
 	demoBin := filepath.Join(t.TempDir(), "demo")
 	build := exec.Command("go", "build", "-o", demoBin, "../../hack/demo")
