@@ -1,7 +1,9 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -26,7 +28,10 @@ import (
 //
 // One report is computed at a time, so two open tabs never double the
 // memory it takes, and one computation per parameters is in flight: every
-// view of them shares it.
+// view of them shares it. At most maxRunning computations are in flight or
+// queued (a request for parameters beyond them is refused, not queued: a
+// page that asks for ever new namespaces must not pile up work), and one
+// nobody waits for or has asked about for abandonAfter is cancelled.
 type reportCache struct {
 	log *slog.Logger
 	// base is the computations' context, ended by close.
@@ -39,7 +44,20 @@ type reportCache struct {
 	running map[string]*reportRun
 	// computing holds while a report is computed.
 	computing sync.Mutex
+	// abandonAfter and checkEvery are the defaults below, shorter in tests.
+	abandonAfter, checkEvery time.Duration
 }
+
+// maxRunning bounds the computations in flight or queued.
+const maxRunning = 4
+
+// abandonAfter: a computation no view has asked about for this long (a
+// pending page asks again every few seconds) and that no view waits for is
+// cancelled.
+const abandonAfter = time.Minute
+
+// errBusy refuses a report when maxRunning are computed already.
+var errBusy = errors.New("too many recommendation reports are being computed; try again in a minute")
 
 // maxCachedReports bounds the reports kept (namespaces × ranges × options).
 const maxCachedReports = 8
@@ -70,6 +88,10 @@ type reportRun struct {
 	// report and err are set before done closes.
 	report recommend.Report
 	err    error
+	// waiters are the views waiting for it now, asked when one last asked
+	// (under reportCache.mu).
+	waiters int
+	asked   time.Time
 }
 
 // cached is what the cache has for a view.
@@ -94,11 +116,27 @@ func (c *reportCache) get(ctx context.Context, key string, ttl, wait time.Durati
 		c.mu.Unlock()
 		return cached{report: e.report}, nil
 	}
-	run := c.start(key, now, compute)
-	c.mu.Unlock()
+	run, err := c.start(key, now, compute)
+	if err != nil {
+		c.mu.Unlock()
+		if ok { // a stale report beats none
+			return cached{report: e.report}, nil
+		}
+		return cached{}, err
+	}
+	run.asked = time.Now()
 	if ok {
+		c.mu.Unlock()
 		return cached{report: e.report, refreshing: true}, nil
 	}
+	run.waiters++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		run.waiters--
+		run.asked = time.Now()
+		c.mu.Unlock()
+	}()
 	var timeout <-chan time.Time
 	if wait > 0 {
 		t := time.NewTimer(wait)
@@ -117,9 +155,12 @@ func (c *reportCache) get(ctx context.Context, key string, ttl, wait time.Durati
 
 // start returns the computation of key in flight, or starts one. c.mu is
 // held.
-func (c *reportCache) start(key string, now time.Time, compute func(context.Context) (recommend.Report, error)) *reportRun {
+func (c *reportCache) start(key string, now time.Time, compute func(context.Context) (recommend.Report, error)) (*reportRun, error) {
 	if r := c.running[key]; r != nil {
-		return r
+		return r, nil
+	}
+	if len(c.running) >= maxRunning {
+		return nil, errBusy
 	}
 	if c.running == nil {
 		c.running = map[string]*reportRun{}
@@ -127,14 +168,21 @@ func (c *reportCache) start(key string, now time.Time, compute func(context.Cont
 	if c.base == nil {
 		c.base, c.stop = context.WithCancel(context.Background())
 	}
-	r := &reportRun{started: now, done: make(chan struct{})}
+	r := &reportRun{started: now, done: make(chan struct{}), asked: time.Now()}
 	c.running[key] = r
+	ctx, cancel := context.WithCancel(c.base)
+	c.wg.Go(func() { c.watch(ctx, cancel, r) })
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer cancel()
 		c.computing.Lock()
 		t0 := time.Now() // the work's real duration, whatever the clock
-		rep, err := compute(c.base)
+		var rep recommend.Report
+		err := ctx.Err() // abandoned while queued
+		if err == nil {
+			rep, err = compute(ctx)
+		}
 		took := time.Since(t0)
 		c.computing.Unlock()
 		c.mu.Lock()
@@ -150,7 +198,31 @@ func (c *reportCache) start(key string, now time.Time, compute func(context.Cont
 		c.mu.Unlock()
 		close(r.done)
 	}()
-	return r
+	return r, nil
+}
+
+// watch cancels r once nobody waits for it and nobody asked about it for
+// abandonAfter.
+func (c *reportCache) watch(ctx context.Context, cancel context.CancelFunc, r *reportRun) {
+	tick := time.NewTicker(cmp.Or(c.checkEvery, 5*time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		abandoned := r.waiters == 0 && time.Since(r.asked) > cmp.Or(c.abandonAfter, abandonAfter)
+		c.mu.Unlock()
+		if abandoned {
+			if c.log != nil {
+				c.log.Info("a recommendation report nobody asks about any more is cancelled")
+			}
+			cancel()
+			return
+		}
+	}
 }
 
 // keep stores a report, dropping the oldest past maxCachedReports. c.mu

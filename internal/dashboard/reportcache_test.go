@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -190,5 +191,52 @@ func TestReportCacheCostlyReportRefreshesLess(t *testing.T) {
 	}
 	if (cachedReport{at: t0, took: time.Second}).fresh(time.Minute, t0.Add(61*time.Second)) {
 		t.Error("a report that took 1 s is fresh past the one-minute TTL")
+	}
+}
+
+// TestReportCacheBoundsAndAbandons plays a page that asks for ever new
+// parameters (a namespace per request): at most maxRunning computations
+// are in flight or queued, the next is refused; a computation nobody
+// waits for or asks about is cancelled, freeing its place.
+func TestReportCacheBoundsAndAbandons(t *testing.T) {
+	c := reportCache{abandonAfter: 100 * time.Millisecond, checkEvery: 10 * time.Millisecond}
+	defer c.close()
+	cm := newComputer()
+	for i := range maxRunning {
+		got, err := c.get(t.Context(), fmt.Sprint("ns-", i), time.Minute, time.Millisecond, time.Now(), cm.compute)
+		if err != nil || got.pending == nil {
+			t.Fatalf("report %d: %+v %v, want it pending", i, got, err)
+		}
+	}
+	if _, err := c.get(t.Context(), "ns-more", time.Minute, time.Millisecond, time.Now(), cm.compute); !errors.Is(err, errBusy) {
+		t.Fatalf("a report past %d running: %v, want errBusy", maxRunning, err)
+	}
+	// Nobody asks again: all are cancelled, and new reports can start.
+	waitIdle(t, &c)
+	if len(c.entries) != 0 {
+		t.Errorf("an abandoned computation kept a report: %v", c.entries)
+	}
+	// A view that waits keeps its computation alive past abandonAfter.
+	cm2 := newComputer()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.get(t.Context(), "ns-waited", time.Minute, 0, time.Now(), cm2.compute)
+		done <- err
+	}()
+	<-cm2.calls
+	time.Sleep(300 * time.Millisecond)
+	cm2.release <- nil
+	if err := <-done; err != nil {
+		t.Errorf("a computation a view waited for: %v", err)
+	}
+}
+
+// The report for a pinned end is one cache entry however ?end= is written.
+func TestReportKeyCanonical(t *testing.T) {
+	at := time.Unix(1764547200, 0)
+	a := reportParams{end: at, pinned: "1764547200", since: time.Hour}
+	b := reportParams{end: at.Add(300 * time.Millisecond), pinned: "2025-12-01T00:00:00.3Z", since: time.Hour}
+	if a.key() != b.key() {
+		t.Errorf("%q != %q", a.key(), b.key())
 	}
 }

@@ -287,6 +287,9 @@ func (s *server) recommendationsPage(r *http.Request, rng timeRange) (any, error
 	}
 	got, err := s.report(r.Context(), reportParams{namespace: ns, end: rng.End, pinned: q.Get("end"), since: since, resolution: res,
 		minHistory: minHistory, minSamples: minSamples, cpuLimits: cpuLimits, sizing: sizing}, s.o.RecommendWait)
+	if errors.Is(err, errBusy) {
+		return nil, &httpError{code: http.StatusServiceUnavailable, msg: err.Error()}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("recommendations from the history: %w", err)
 	}
@@ -322,8 +325,14 @@ type reportParams struct {
 	sizing     rightsize.Options // from minHistory, minSamples and cpuLimits
 }
 
+// key names p in the cache canonically: one ?end= however it is written
+// (Unix seconds, RFC 3339, a fraction), to the second.
 func (p reportParams) key() string {
-	return fmt.Sprint(p.namespace, "|", p.since, "|", p.pinned, "|", p.minHistory, "|", p.minSamples, "|", p.cpuLimits)
+	pinned := ""
+	if p.pinned != "" {
+		pinned = p.end.UTC().Truncate(time.Second).Format(time.RFC3339)
+	}
+	return fmt.Sprint(p.namespace, "|", p.since, "|", pinned, "|", p.minHistory, "|", p.minSamples, "|", p.cpuLimits)
 }
 
 // report returns what the cache has for p, computing it when there is
