@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -41,17 +42,21 @@ func NewRemote(rawURL string, rt http.RoundTripper) (*Remote, error) {
 	return &Remote{api: promv1.NewAPI(c), url: redactURL(rawURL)}, nil
 }
 
-// redactURL drops user:password from a URL for messages.
+// redactURL keeps a URL's scheme and host for messages: credentials can
+// sit in its user info, path (a tenant's token) or query.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
+	if err != nil || u.Host == "" {
+		return "<redacted URL>"
 	}
-	u.User = url.User("REDACTED")
-	return u.String()
+	return u.Scheme + "://" + u.Host + "/<redacted>"
 }
 
 func (r *Remote) wrap(what string, err error) error {
+	var ue *url.Error // it names the whole URL, query and all
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
 	return fmt.Errorf("%s at %s: %w", what, r.url, err)
 }
 
