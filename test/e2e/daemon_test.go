@@ -122,6 +122,25 @@ func (d *daemon) queued(sink string) int {
 	return -1
 }
 
+// metric reads one unlabelled series' value from /metrics (-1 if absent).
+func (d *daemon) metric(name string) float64 {
+	resp, err := http.Get("http://" + d.addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
 func (d *daemon) log() string {
 	b, _ := os.ReadFile(d.logPath)
 	return string(b)

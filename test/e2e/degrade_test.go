@@ -2,13 +2,21 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nodewatch/nodewatch/internal/notify/slack/slacktest"
 	"github.com/nodewatch/nodewatch/internal/simcluster"
@@ -84,6 +92,121 @@ func TestRunDegrades(t *testing.T) {
 		d.stop()
 	})
 
+	t.Run("costly query", func(t *testing.T) {
+		// A page the operator visits could send this; the daemon answers
+		// with Prometheus' error JSON at once and keeps its memory.
+		d := startDaemon(t, c.Kubeconfig, t.TempDir(), nil, "--kubelet-insecure-tls")
+		start := time.Now()
+		resp, err := http.PostForm("http://"+d.addr+"/api/v1/query", url.Values{"query": {"count_over_time(vector(1)[30d:50ms])"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"errorType":"execution"`) {
+			t.Errorf("answer %d %s, want 422 execution", resp.StatusCode, body)
+		}
+		if took := time.Since(start); took > 30*time.Second {
+			t.Errorf("answered after %s, past the query timeout", took)
+		}
+		if rss := d.metric("process_resident_memory_bytes"); rss <= 0 || rss > 512<<20 {
+			t.Errorf("daemon RSS %.0f MB after the query, want under 512", rss/(1<<20))
+		} else {
+			t.Logf("refused in %s; daemon RSS %.0f MB", time.Since(start).Round(time.Millisecond), rss/(1<<20))
+		}
+		// The same query from another site's page never runs.
+		req, _ := http.NewRequest(http.MethodPost, "http://"+d.addr+"/api/v1/query", strings.NewReader("query=up"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "http://attacker.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a cross-site POST: %v %v, want 403", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		req, _ = http.NewRequest(http.MethodGet, "http://"+d.addr+"/api/v1/incidents", nil)
+		req.Host = "attacker.example"
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a foreign Host (DNS rebinding): %v %v, want 403", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		d.stop()
+	})
+
+	t.Run("secrets stay out of the log", func(t *testing.T) {
+		// Every sink fails, each holding a secret in its URL.
+		failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "no", http.StatusInternalServerError)
+		}))
+		defer failing.Close()
+		host := strings.TrimPrefix(failing.URL, "http://")
+		const secret = "S3CRETVALUE"
+		env := []string{
+			"NODEWATCH_SLACK_WEBHOOK=http://" + host + "/services/T0/B0/" + secret,
+			"NODEWATCH_WEBHOOK_URL=http://user:" + secret + "@" + host + "/hook?token=" + secret,
+			"NODEWATCH_ALERTMANAGER_URL=http://am:" + secret + "@" + host,
+			"NODEWATCH_AUTH_TOKEN=" + secret,
+		}
+		d := startDaemon(t, c.Kubeconfig, t.TempDir(), env, "--kubelet-insecure-tls", "--scrape-interval", "2s", "--scrape-timeout", "1s",
+			"--remote-write-url", "http://rw:"+secret+"@"+host+"/api/v1/write?token="+secret)
+		victim := nodes[3]
+		if err := c.FailNode(ctx, victim); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitNodeReady(ctx, victim, "Unknown"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, 60*time.Second, "every sink and remote write to fail", func() bool {
+			l := d.log()
+			for _, sink := range []string{"sink=slack", "sink=webhook", "sink=alertmanager"} {
+				if !strings.Contains(l, sink) || !strings.Contains(l, "will retry") {
+					return false
+				}
+			}
+			return strings.Contains(l, "remote write failed")
+		})
+		if err := c.RecoverNode(ctx, victim); err != nil {
+			t.Fatal(err)
+		}
+		d.stop()
+		if n := strings.Count(d.log(), secret); n != 0 {
+			for _, line := range strings.Split(d.log(), "\n") {
+				if strings.Contains(line, secret) {
+					t.Errorf("a secret in the log: %s", line)
+				}
+			}
+		}
+	})
+
+	t.Run("annotation pointing elsewhere", func(t *testing.T) {
+		// A tenant who may patch Nodes points a node's metrics path at
+		// its own listener; nodewatch runs with a service account token.
+		var stolen, asked atomic.Int32
+		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			asked.Add(1)
+			if r.Header.Get("Authorization") != "" {
+				stolen.Add(1)
+			}
+		}))
+		defer evil.Close()
+		kc := tokenKubeconfig(t, ctx, c)
+		victim := nodes[2]
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, "metrics.k8s.io/resource-metrics-path", "@"+strings.TrimPrefix(evil.URL, "http://")+"/x")
+		if _, err := c.Client.CoreV1().Nodes().Patch(ctx, victim, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		d := startDaemon(t, kc, t.TempDir(), nil, "--kubelet-insecure-tls", "--scrape-interval", "2s", "--scrape-timeout", "1s")
+		waitFor(t, ctx, 60*time.Second, "the node's scrape error", func() bool {
+			return strings.Contains(d.log(), "node "+victim+": annotation metrics.k8s.io/resource-metrics-path")
+		})
+		time.Sleep(5 * time.Second) // two more scrape cycles
+		d.stop()
+		if stolen.Load() != 0 || asked.Load() != 0 {
+			t.Errorf("the tenant's listener got %d requests, %d with the token", asked.Load(), stolen.Load())
+		}
+	})
+
 	t.Run("corrupt history and a refused message", func(t *testing.T) {
 		dir := t.TempDir()
 		block := filepath.Join(dir, "tsdb", "01JZZZZZZZZZZZZZZZZZZZZZZZ")
@@ -121,4 +244,46 @@ func TestRunDegrades(t *testing.T) {
 		}
 		d.stop()
 	})
+}
+
+// tokenKubeconfig is the simulated cluster's kubeconfig with a service
+// account's bearer token in place of its client certificate, so that
+// nodewatch has a token to send to kubelets, as in a pod.
+func tokenKubeconfig(t *testing.T, ctx context.Context, c *simcluster.Cluster) string {
+	t.Helper()
+	const manifest = `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: nodewatch-e2e, namespace: default}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: nodewatch-e2e}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: nodewatch-e2e, namespace: default}]
+`
+	if err := c.Apply(ctx, manifest); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := exec.CommandContext(ctx, "kubectl", "--kubeconfig", c.Kubeconfig, "create", "token", "nodewatch-e2e", "-n", "default").Output()
+	if err != nil {
+		t.Fatalf("kubectl create token: %v", err)
+	}
+	raw, err := exec.CommandContext(ctx, "kubectl", "--kubeconfig", c.Kubeconfig, "config", "view", "--raw", "--minify",
+		"-o", "jsonpath={.clusters[0].cluster.server} {.clusters[0].cluster.certificate-authority-data}").Output()
+	if err != nil {
+		t.Fatalf("kubectl config view: %v", err)
+	}
+	server, ca, _ := strings.Cut(string(raw), " ")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: sim, cluster: {server: %q, certificate-authority-data: %q}}]
+users: [{name: sa, user: {token: %q}}]
+contexts: [{name: sim, context: {cluster: sim, user: sa}}]
+current-context: sim
+`, server, ca, strings.TrimSpace(string(tok)))
+	path := filepath.Join(t.TempDir(), "token.kubeconfig")
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
