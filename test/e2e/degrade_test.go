@@ -17,6 +17,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/nodewatch/nodewatch/internal/notify/slack/slacktest"
 	"github.com/nodewatch/nodewatch/internal/simcluster"
@@ -268,21 +270,15 @@ subjects: [{kind: ServiceAccount, name: nodewatch-e2e, namespace: default}]
 	if err != nil {
 		t.Fatalf("kubectl create token: %v", err)
 	}
-	raw, err := exec.CommandContext(ctx, "kubectl", "--kubeconfig", c.Kubeconfig, "config", "view", "--raw", "--minify",
-		"-o", "jsonpath={.clusters[0].cluster.server} {.clusters[0].cluster.certificate-authority-data}").Output()
+	kc, err := clientcmd.LoadFromFile(c.Kubeconfig)
 	if err != nil {
-		t.Fatalf("kubectl config view: %v", err)
+		t.Fatal(err)
 	}
-	server, ca, _ := strings.Cut(string(raw), " ")
-	kc := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters: [{name: sim, cluster: {server: %q, certificate-authority-data: %q}}]
-users: [{name: sa, user: {token: %q}}]
-contexts: [{name: sim, context: {cluster: sim, user: sa}}]
-current-context: sim
-`, server, ca, strings.TrimSpace(string(tok)))
+	for name := range kc.AuthInfos {
+		kc.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(string(tok))}
+	}
 	path := filepath.Join(t.TempDir(), "token.kubeconfig")
-	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
 		t.Fatal(err)
 	}
 	return path
