@@ -69,7 +69,7 @@ func (c *collector) stampFor(now time.Time, interval time.Duration) time.Time {
 func newCollector(a *App, cache *kube.Cache, db *history.DB, reg *prometheus.Registry) (*collector, error) {
 	h := a.cfg.History
 	scraper, err := collect.NewScraper(collect.Options{
-		Timeout: time.Duration(h.ScrapeTimeout), Workers: h.Workers, InsecureTLS: h.KubeletInsecureTLS,
+		Timeout: h.ScrapeTimeoutOrDefault(), Workers: h.Workers, InsecureTLS: h.KubeletInsecureTLS,
 		CA: a.kubelet.CA, Tokens: a.kubelet.Tokens, Log: a.log,
 	})
 	if err != nil {

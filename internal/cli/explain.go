@@ -137,7 +137,7 @@ queries (Kubernetes 1.27+, NodeLogQuery; needs get on nodes/proxy).`,
 	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the running daemon (history and incidents)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./nodewatch-data", "the data dir to read incidents from when no daemon answers")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
-	cmd.Flags().DurationVar(&since, "since", 6*time.Hour, "how far back to look (for an incident: before it began)")
+	sinceVar(cmd.Flags(), &since, "since", 6*time.Hour, "how far back to look, e.g. 6h or 7d (for an incident: before it began)")
 	cmd.Flags().IntVar(&top, "top", 5, "how many of the node's heaviest pods to show")
 	cmd.Flags().IntVar(&logLines, "kubelet-log-lines", 20, "how many of the kubelet's last log lines over the range to show, where it answers log queries (0: none)")
 	return cmd
@@ -281,32 +281,33 @@ func (x *Explanation) readHistory(ctx context.Context, server string, top int) e
 	return nil
 }
 
-func explainText(w io.Writer, x *Explanation) error {
-	fmt.Fprintf(w, "Node %s, %s → %s\n", x.Node, x.From.Format(time.RFC3339), x.To.Format(time.RFC3339))
-	fmt.Fprintln(w, "\nTIMELINE")
+func explainText(out io.Writer, x *Explanation) error {
+	w := report.NewPrinter(out)
+	w.Printf("Node %s, %s → %s\n", x.Node, x.From.Format(time.RFC3339), x.To.Format(time.RFC3339))
+	w.Println("\nTIMELINE")
 	if len(x.Entries) == 0 {
-		fmt.Fprintln(w, "  no incidents in this time")
+		w.Println("  no incidents in this time")
 	}
 	for _, e := range x.Entries {
 		label := e.Kind
 		if e.Rule != "" {
 			label += " " + e.Rule
 		}
-		fmt.Fprintf(w, "  %s  %-30s %s\n", e.Time.Format("2006-01-02 15:04:05"), label, e.Text)
+		w.Printf("  %s  %-30s %s\n", e.Time.Format("2006-01-02 15:04:05"), label, e.Text)
 	}
 	if len(x.Causes) > 0 {
-		fmt.Fprintln(w, "\nLIKELY CAUSE")
+		w.Println("\nLIKELY CAUSE")
 		for _, c := range x.Causes {
-			fmt.Fprintf(w, "  %s\n", c.Summary)
+			w.Printf("  %s\n", c.Summary)
 			for _, ev := range c.Evidence {
-				fmt.Fprintf(w, "    %s\n", ev)
+				w.Printf("    %s\n", ev)
 			}
 		}
 	}
 	if len(x.Pods) > 0 {
-		fmt.Fprintln(w, "\nMEMORY (heaviest pods on the node, working set)")
+		w.Println("\nMEMORY (heaviest pods on the node, working set)")
 		for _, p := range x.Pods {
-			fmt.Fprintf(w, "  %-50s min %-8s max %-8s last %-8s %s\n", p.Namespace+"/"+p.Pod,
+			w.Printf("  %-50s min %-8s max %-8s last %-8s %s\n", p.Namespace+"/"+p.Pod,
 				report.Measured(p.Min), report.Measured(p.Max), report.Measured(p.Last), Sparkline(p.Points, p.Min, p.Max))
 		}
 	}
@@ -319,24 +320,24 @@ func explainText(w io.Writer, x *Explanation) error {
 				peak = r
 			}
 		}
-		fmt.Fprintf(w, "\nMAJOR PAGE FAULTS/s  %s  peak %.0f/s", Sparkline(pts, 0, int64(peak.Value)), peak.Value)
+		w.Printf("\nMAJOR PAGE FAULTS/s  %s  peak %.0f/s", Sparkline(pts, 0, int64(peak.Value)), peak.Value)
 		if !peak.Time.IsZero() {
-			fmt.Fprintf(w, " at %s", peak.Time.Format("15:04:05"))
+			w.Printf(" at %s", peak.Time.Format("15:04:05"))
 		}
-		fmt.Fprintln(w)
+		w.Println()
 	}
 	if len(x.KubeletLog) > 0 && x.KubeletLogIncident != "" {
-		fmt.Fprintf(w, "\nKUBELET LOG (its last lines around the failure, kept with incident %s)\n", x.KubeletLogIncident)
+		w.Printf("\nKUBELET LOG (its last lines around the failure, kept with incident %s)\n", x.KubeletLogIncident)
 	} else if len(x.KubeletLog) > 0 {
-		fmt.Fprintln(w, "\nKUBELET LOG (its last lines over the range)")
+		w.Println("\nKUBELET LOG (its last lines over the range)")
 	}
 	if len(x.KubeletLog) > 0 {
 		for _, l := range x.KubeletLog {
-			fmt.Fprintf(w, "  %s\n", l)
+			w.Printf("  %s\n", l)
 		}
 	}
 	for _, m := range x.Missing {
-		fmt.Fprintf(w, "\n(not shown: %s)\n", m)
+		w.Printf("\n(not shown: %s)\n", m)
 	}
-	return nil
+	return w.Err()
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -74,7 +73,7 @@ func newHistory(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the nodewatch daemon (or a Prometheus) to read history from")
 	cmd.Flags().StringVarP(&container, "container", "c", "", "only this container")
-	cmd.Flags().DurationVar(&since, "since", 6*time.Hour, "how far back to look")
+	sinceVar(cmd.Flags(), &since, "since", 6*time.Hour, "how far back to look, e.g. 6h or 7d")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	return cmd
 }
@@ -110,24 +109,25 @@ func podHistory(ctx context.Context, a promv1.API, ns, pod, container string, no
 	return out, nil
 }
 
-func historyText(w io.Writer, hist []ContainerHistory, since time.Duration) error {
+func historyText(out io.Writer, hist []ContainerHistory, since time.Duration) error {
+	w := report.NewPrinter(out)
 	for _, h := range hist {
-		fmt.Fprintf(w, "%s/%s container %s on %s — working set over %s: min %s, max %s, last %s\n",
+		w.Printf("%s/%s container %s on %s — working set over %s: min %s, max %s, last %s\n",
 			h.Namespace, h.Pod, h.Container, h.Node, since, report.Measured(h.Min), report.Measured(h.Max), report.Measured(h.Last))
-		fmt.Fprintf(w, "  %s\n", Sparkline(h.Points, h.Min, h.Max))
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  TIME\tWORKING SET")
+		w.Printf("  %s\n", Sparkline(h.Points, h.Min, h.Max))
+		tw := report.NewTable(w)
+		tw.Println("  TIME\tWORKING SET")
 		stride := max(len(h.Points)/12, 1)
 		for i := 0; i < len(h.Points); i += stride {
 			p := h.Points[i]
-			fmt.Fprintf(tw, "  %s\t%s\n", p.Time.Format(time.RFC3339), report.Measured(p.Bytes))
+			tw.Printf("  %s\t%s\n", p.Time.Format(time.RFC3339), report.Measured(p.Bytes))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintln(w)
+		w.Println()
 	}
-	return nil
+	return w.Err()
 }
 
 // Sparkline draws points as block characters scaled between lo and hi.

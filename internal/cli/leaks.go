@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -75,7 +74,7 @@ moved by spikes. Short history says "not enough data" instead of guessing.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&server, "server", "http://127.0.0.1:8080", "the nodewatch daemon (or a Prometheus) to read history from")
-	f.DurationVar(&since, "since", 6*time.Hour, "how much history to judge")
+	sinceVar(f, &since, "since", 6*time.Hour, "how much history to judge, e.g. 6h or 7d")
 	f.BoolVar(&all, "all", false, "list every container's verdict, not only leaks")
 	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	leakFlags(f, &o)
@@ -125,8 +124,8 @@ func leaksText(w io.Writer, found []ContainerLeak, all bool) error {
 		_, err := fmt.Fprintln(w, "No container leaks.")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tPOD\tCONTAINER\tWORKLOAD\tGROWTH/h\tCONFIDENCE\tNOW\tVERDICT")
+	tw := report.NewTable(w)
+	tw.Println("NAMESPACE\tPOD\tCONTAINER\tWORKLOAD\tGROWTH/h\tCONFIDENCE\tNOW\tVERDICT")
 	for _, c := range found {
 		growth := report.Bytes(ptr(int64(c.Verdict.SlopePerHour)), "-")
 		last := int64(c.Verdict.Last)
@@ -134,7 +133,7 @@ func leaksText(w io.Writer, found []ContainerLeak, all bool) error {
 		if all && c.Verdict.Leak {
 			verdict = "LEAK: " + verdict
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s\t%.0f%%\t%s\t%s\n", c.Namespace, c.Pod, c.Container, c.WorkloadKind, c.Workload,
+		tw.Printf("%s\t%s\t%s\t%s/%s\t%s\t%.0f%%\t%s\t%s\n", c.Namespace, c.Pod, c.Container, c.WorkloadKind, c.Workload,
 			growth, 100*c.Verdict.Confidence, report.Bytes(&last, "-"), verdict)
 	}
 	return tw.Flush()

@@ -199,13 +199,9 @@ func (d days) String() string {
 }
 func (d days) Type() string { return "duration" }
 func (d *days) Set(s string) error {
-	v, err := model.ParseDuration(s)
+	v, err := parseDays(s)
 	if err != nil {
-		pd, err2 := time.ParseDuration(s)
-		if err2 != nil {
-			return fmt.Errorf("%q is not a duration (use e.g. 90m, 6h, 7d)", s)
-		}
-		v = model.Duration(pd)
+		return err
 	}
 	*d = days(v)
 	return nil

@@ -122,7 +122,7 @@ token it answers only requests addressed to loopback, the --listen host or the
 	f.BoolVar(&fc.LogNotifications, "log-notifications", fc.LogNotifications, "also write every notification to the log")
 	f.IntVar(&fc.KubeletLogLines, "kubelet-log-lines", fc.KubeletLogLines, "how many of a failed node's last kubelet log lines its incident keeps, read through the API server's node proxy where the kubelet answers log queries (needs get on nodes/proxy; 0: none)")
 	durationFlag(f, &fc.History.ScrapeInterval, "scrape-interval", "how often to scrape every Ready node's kubelet for the resource history (0: off)")
-	durationFlag(f, &fc.History.ScrapeTimeout, "scrape-timeout", "give up on one node's kubelet after this long")
+	durationFlag(f, &fc.History.ScrapeTimeout, "scrape-timeout", "give up on one node's kubelet after this long (0: the smaller of 10s and --scrape-interval)")
 	f.IntVar(&fc.History.Workers, "scrape-workers", fc.History.Workers, "kubelets scraped in parallel")
 	f.BoolVar(&fc.History.KubeletInsecureTLS, "kubelet-insecure-tls", false, "do not verify kubelets' serving certificates")
 	f.StringSliceVar(&fc.History.KubeletAddressTypes, "kubelet-preferred-address-types", fc.History.KubeletAddressTypes, "node address types to reach kubelets by, in order")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,7 +63,7 @@ evidence, in plain words, best first.`,
 	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the running daemon's --listen address")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./nodewatch-data", "the data dir to read when no daemon answers")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
-	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "history to search for leaks")
+	sinceVar(cmd.Flags(), &since, "since", 24*time.Hour, "history to search for leaks, e.g. 24h or 7d")
 	leakFlags(cmd.Flags(), &lo)
 	return cmd
 }
@@ -109,10 +108,10 @@ func suspectsText(w io.Writer, ranked []culprit.Suspect) error {
 		_, err := fmt.Fprintln(w, "No node failures recorded: no suspects.")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RANK\tWORKLOAD\tSCORE\tEVIDENCE")
+	tw := report.NewTable(w)
+	tw.Println("RANK\tWORKLOAD\tSCORE\tEVIDENCE")
 	for i, s := range ranked {
-		fmt.Fprintf(tw, "%d\t%s %s/%s\t%.1f\t%s\n", i+1, s.Kind, s.Namespace, s.Name, s.Score, strings.Join(s.Evidence, "; "))
+		tw.Printf("%d\t%s %s/%s\t%.1f\t%s\n", i+1, s.Kind, s.Namespace, s.Name, s.Score, strings.Join(s.Evidence, "; "))
 	}
 	return tw.Flush()
 }

@@ -109,7 +109,8 @@ type Query struct {
 type History struct {
 	// ScrapeInterval is how often every Ready node's kubelet is scraped (0: off).
 	ScrapeInterval Duration `json:"scrapeInterval"`
-	// ScrapeTimeout bounds one node's scrape.
+	// ScrapeTimeout bounds one node's scrape; 0 takes the smaller of 10 s
+	// and ScrapeInterval, as Prometheus does (see ScrapeTimeoutOrDefault).
 	ScrapeTimeout Duration `json:"scrapeTimeout"`
 	// Workers scrape in parallel.
 	Workers int `json:"workers"`
@@ -151,6 +152,18 @@ type History struct {
 	ThrashingFaultRatio   float64  `json:"thrashingFaultRatio"`
 	ThrashingMinFaultRate float64  `json:"thrashingMinFaultRate"`
 	ThrashingWindow       Duration `json:"thrashingWindow"`
+}
+
+// ScrapeTimeoutOrDefault is ScrapeTimeout, or when it is 0 the smaller of
+// 10 s and ScrapeInterval: `--scrape-interval 5s` alone needs no timeout.
+func (h History) ScrapeTimeoutOrDefault() time.Duration {
+	if h.ScrapeTimeout > 0 {
+		return time.Duration(h.ScrapeTimeout)
+	}
+	if h.ScrapeInterval > 0 {
+		return min(10*time.Second, time.Duration(h.ScrapeInterval))
+	}
+	return 10 * time.Second
 }
 
 // Rules mirrors detect.Rules in YAML form.
@@ -201,7 +214,7 @@ func Default() Config {
 		LogNotifications: true,
 		KubeletLogLines:  20,
 		History: History{
-			ScrapeInterval: Duration(30 * time.Second), ScrapeTimeout: Duration(10 * time.Second), Workers: 16,
+			ScrapeInterval: Duration(30 * time.Second), Workers: 16,
 			KubeletAddressTypes: []string{"InternalIP", "Hostname", "ExternalIP"}, KubeletScheme: "https",
 			Retention: Duration(14 * 24 * time.Hour), MinFreeBytes: 256 << 20, CauseMinHistory: Duration(10 * time.Minute),
 			LeakWindow: Duration(6 * time.Hour), LeakMinGrowthMiBPerHour: 100, ExhaustionWithin: Duration(2 * time.Hour),
@@ -377,8 +390,8 @@ func (c *Config) Validate() error {
 	if h.ScrapeInterval < 0 {
 		add("history.scrapeInterval: must not be negative (0 turns scraping off), got %s", time.Duration(h.ScrapeInterval))
 	}
-	if h.ScrapeTimeout <= 0 || (h.ScrapeInterval > 0 && h.ScrapeTimeout > h.ScrapeInterval) {
-		add("history.scrapeTimeout: must be positive and at most history.scrapeInterval, got %s", time.Duration(h.ScrapeTimeout))
+	if h.ScrapeTimeout < 0 || (h.ScrapeInterval > 0 && h.ScrapeTimeout > h.ScrapeInterval) {
+		add("history.scrapeTimeout: must be at most history.scrapeInterval (0: the smaller of 10s and it), got %s", time.Duration(h.ScrapeTimeout))
 	}
 	if h.Workers < 1 {
 		add("history.workers: must be at least 1, got %d", h.Workers)

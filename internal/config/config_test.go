@@ -182,3 +182,26 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestScrapeTimeoutDerived: `--scrape-interval 5s` alone is taken, the
+// timeout being the smaller of 10 s and the interval, as Prometheus
+// defaults it; a timeout set past the interval is still refused.
+func TestScrapeTimeoutDerived(t *testing.T) {
+	for _, tc := range []struct {
+		interval, timeout, want time.Duration
+	}{{5 * time.Second, 0, 5 * time.Second}, {30 * time.Second, 0, 10 * time.Second}, {30 * time.Second, 20 * time.Second, 20 * time.Second}} {
+		c := Default()
+		c.History.ScrapeInterval, c.History.ScrapeTimeout = Duration(tc.interval), Duration(tc.timeout)
+		if err := c.Validate(); err != nil {
+			t.Errorf("interval %s timeout %s: %v", tc.interval, tc.timeout, err)
+		}
+		if got := c.History.ScrapeTimeoutOrDefault(); got != tc.want {
+			t.Errorf("interval %s timeout %s: %s, want %s", tc.interval, tc.timeout, got, tc.want)
+		}
+	}
+	c := Default()
+	c.History.ScrapeInterval, c.History.ScrapeTimeout = Duration(5*time.Second), Duration(10*time.Second)
+	if err := c.Validate(); err == nil {
+		t.Error("a 10s timeout with a 5s interval was taken")
+	}
+}

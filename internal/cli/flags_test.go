@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// TestSinceEverywhere: --since takes days and weeks in every command (it
+// was `recommend --since 7d` works, `leaks --since 7d` fails).
+func TestSinceEverywhere(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{{"7d", 7 * 24 * time.Hour}, {"2w", 14 * 24 * time.Hour}, {"90m", 90 * time.Minute}, {"1h30m", 90 * time.Minute}, {"6h", 6 * time.Hour}} {
+		var d time.Duration
+		f := pflag.NewFlagSet("x", pflag.ContinueOnError)
+		sinceVar(f, &d, "since", time.Hour, "")
+		if err := f.Parse([]string{"--since", tc.in}); err != nil || d != tc.want {
+			t.Errorf("--since %s: %s %v, want %s", tc.in, d, err, tc.want)
+		}
+	}
+	var d time.Duration
+	f := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	sinceVar(f, &d, "since", 24*time.Hour, "")
+	if d != 24*time.Hour || f.Lookup("since").DefValue != "1d" {
+		t.Errorf("default %s shown as %q", d, f.Lookup("since").DefValue)
+	}
+	if err := f.Parse([]string{"--since", "7 days"}); err == nil {
+		t.Error("--since '7 days' was taken")
+	}
+	for _, cmd := range []string{"leaks", "suspects", "history", "explain", "recommend"} {
+		c, _, err := newRoot(&globals{}).Find([]string{cmd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Flags().Set("since", "7d"); err != nil {
+			t.Errorf("%s --since 7d: %v", cmd, err)
+		}
+	}
+}
