@@ -44,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		defer f.Close() // on error only; closed below to see write errors
+		defer func() { _ = f.Close() }() // on error only; closed below to see write errors
 		w, file = f, f
 	}
 	s, err := dumpgen.Write(w, dumpgen.Config{Nodes: *nodes, Pods: *pods, Seed: *seed})

@@ -32,7 +32,7 @@ func startDaemon(bin, kubeconfig, dataDir, logPath string, env []string, args ..
 		return nil, err
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close() // only its port was wanted
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -44,10 +44,10 @@ func startDaemon(bin, kubeconfig, dataDir, logPath string, env []string, args ..
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	d := &daemon{cmd: cmd, addr: addr, logPath: logPath, started: time.Now(), done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
-		logf.Close()
+		_ = logf.Close() // the start error is the one to report
 		return nil, err
 	}
-	go func() { _ = cmd.Wait(); logf.Close(); close(d.done) }()
+	go func() { _ = cmd.Wait(); _ = logf.Close(); close(d.done) }() // the daemon wrote the log through its own descriptor
 	return d, nil
 }
 
@@ -58,7 +58,7 @@ func (d *daemon) waitReady(ctx context.Context, timeout time.Duration) (time.Dur
 	for {
 		resp, err := http.Get("http://" + d.addr + "/readyz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status is read
 			if resp.StatusCode == http.StatusOK {
 				return time.Since(d.started), nil
 			}
@@ -99,7 +99,7 @@ func (d *daemon) metrics() (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the reply is read; its close has nothing to report
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -125,7 +125,11 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() {
+		if err := db.Close(); err != nil {
+			a.log.Error("closing the state store", "err", err)
+		}
+	}()
 
 	var hist *history.DB
 	var histAPI api.History
@@ -147,7 +151,11 @@ func (a *App) Run(ctx context.Context) error {
 			a.log.Error("the resource history cannot be opened; alerting without it", "err", err)
 			histErr, hist = err, nil
 		} else {
-			defer hist.Close()
+			defer func() {
+				if err := hist.Close(); err != nil {
+					a.log.Error("closing the resource history", "err", err)
+				}
+			}()
 			histAPI = hist
 		}
 	}

@@ -133,7 +133,7 @@ func loadSnapshot(ctx context.Context, g *globals, o *checkOptions) (*cluster.Sn
 			if err != nil {
 				return nil, err
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }() // read only: a close error loses nothing
 			in, name = f, o.file
 		}
 		return dump.Read(in, name)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	neturl "net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,7 +72,7 @@ func loadIncidents(ctx context.Context, server, dataDir string) ([]incident.Inci
 	if err != nil {
 		return nil, "", err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // opened read-only: a close error loses nothing
 	list, err := db.Incidents()
 	if list == nil {
 		list = []incident.Incident{}
@@ -111,11 +110,11 @@ func fetchIncidents(ctx context.Context, first string) (list []incident.Incident
 		case http.StatusUnauthorized:
 			err = fmt.Errorf("the daemon at %s requires its --auth-token: set $%s", base.Host, config.EnvAuthToken)
 		default: // not a nodewatch daemon, or an older one: the data dir tells
-			resp.Body.Close()
+			_ = resp.Body.Close() // unread: the status is the answer
 			return nil, false, fmt.Errorf("reading incidents from %s: %s", next, resp.Status)
 		}
 		link := resp.Header.Get("Link")
-		resp.Body.Close()
+		_ = resp.Body.Close() // decoded above; a close error has nothing to add
 		if err != nil {
 			return nil, true, err
 		}
@@ -139,14 +138,14 @@ func incidentsText(w io.Writer, list []incident.Incident, now time.Time) error {
 		_, err := fmt.Fprintln(w, "No incidents.")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tRULE\tSUBJECT\tSTARTED\tDURATION\tPODS\tREASON")
+	tw := report.NewTable(w)
+	tw.Println("ID\tSTATUS\tRULE\tSUBJECT\tSTARTED\tDURATION\tPODS\tREASON")
 	for _, i := range list {
 		subject := i.Node
 		if subject == "" {
 			subject = i.Workload
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s ago\t%s\t%d\t%s\n", i.ID, i.Status, i.Rule, subject,
+		tw.Printf("%s\t%s\t%s\t%s\t%s ago\t%s\t%d\t%s\n", i.ID, i.Status, i.Rule, subject,
 			duration.HumanDuration(now.Sub(i.Start)), duration.HumanDuration(i.Duration(now)), len(i.Pods), i.Reason)
 	}
 	return tw.Flush()

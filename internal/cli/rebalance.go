@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -289,16 +288,18 @@ func evictAll(ctx context.Context, client kubernetes.Interface, moves []rebalanc
 				e.Result = EvictionFailed
 			}
 		}
+		// The log is progress for the person watching; a failed write to it
+		// is no reason to stop between evictions.
 		if e.Result != EvictionDone {
-			fmt.Fprintf(log, "%s %s/%s: %s\n", e.Result, m.Namespace, m.Pod, e.Message)
+			_, _ = fmt.Fprintf(log, "%s %s/%s: %s\n", e.Result, m.Namespace, m.Pod, e.Message)
 			out = append(out, e)
 			continue
 		}
-		fmt.Fprintf(log, "evicted %s/%s from %s; waiting for %s/%s to be back at its desired replicas\n", m.Namespace, m.Pod, m.From, m.Workload.Kind, m.Workload.Name)
+		_, _ = fmt.Fprintf(log, "evicted %s/%s from %s; waiting for %s/%s to be back at its desired replicas\n", m.Namespace, m.Pod, m.From, m.Workload.Kind, m.Workload.Name)
 		if err := waitWhole(ctx, client, p, o); err != nil {
 			e.Message = "evicted, but " + err.Error()
 			out = append(out, e)
-			fmt.Fprintf(log, "stopped: %v; %d move(s) not made\n", err, len(moves)-i-1)
+			_, _ = fmt.Fprintf(log, "stopped: %v; %d move(s) not made\n", err, len(moves)-i-1)
 			return out
 		}
 		out = append(out, e)
@@ -404,61 +405,62 @@ func desiredReplicas(ctx context.Context, client kubernetes.Interface, ns string
 }
 
 // WriteText renders the plan for people.
-func (r RebalanceReport) WriteText(w io.Writer) error {
+func (r RebalanceReport) WriteText(out io.Writer) error {
+	w := report.NewPrinter(out)
 	mode := "dry run: nothing is evicted"
 	if !r.DryRun {
 		mode = "applying"
 	}
-	fmt.Fprintf(w, "Rebalance plan (%s): %d move(s); spread of memory usage across nodes %s → %s of allocatable.\n\n",
+	w.Printf("Rebalance plan (%s): %d move(s); spread of memory usage across nodes %s → %s of allocatable.\n\n",
 		mode, len(r.Moves), points(r.SpreadBefore), points(r.SpreadAfter))
 	if len(r.Moves) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "WAVE\tPOD\tWORKLOAD\tFROM\tEXPECTED TARGET\tUSAGE\tREQUEST\tWHY")
+		tw := report.NewTable(w)
+		tw.Println("WAVE\tPOD\tWORKLOAD\tFROM\tEXPECTED TARGET\tUSAGE\tREQUEST\tWHY")
 		for _, m := range r.Moves {
-			fmt.Fprintf(tw, "%d\t%s/%s\t%s/%s\t%s\t%s\t%s (%s)\t%s\t%s\n", m.Wave, m.Namespace, m.Pod, m.Workload.Kind, m.Workload.Name,
+			tw.Printf("%d\t%s/%s\t%s/%s\t%s\t%s\t%s (%s)\t%s\t%s\n", m.Wave, m.Namespace, m.Pod, m.Workload.Kind, m.Workload.Name,
 				m.From, m.To, human(m.Usage), m.UsageSource, human(m.MemoryRequest), m.Reason)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintln(w)
+		w.Println()
 	} else {
-		fmt.Fprintln(w, "No move needed: every node that could take a pod is within --tolerance of the nodes it could come from, or no pod fits.")
-		fmt.Fprintln(w)
+		w.Println("No move needed: every node that could take a pod is within --tolerance of the nodes it could come from, or no pod fits.")
+		w.Println()
 	}
-	fmt.Fprintln(w, "Expected memory usage per node:")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tALLOCATABLE\tUSAGE BEFORE\tUSAGE AFTER\tREQUESTS BEFORE\tREQUESTS AFTER\tPODS BEFORE\tPODS AFTER")
+	w.Println("Expected memory usage per node:")
+	tw := report.NewTable(w)
+	tw.Println("NODE\tALLOCATABLE\tUSAGE BEFORE\tUSAGE AFTER\tREQUESTS BEFORE\tREQUESTS AFTER\tPODS BEFORE\tPODS AFTER")
 	for _, n := range r.Nodes {
 		name := n.Name
 		if !n.Balanced {
 			name += " (cordoned or not Ready: left alone)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s (%s)\t%s (%s)\t%s\t%s\t%d\t%d\n", name, human(n.Allocatable), human(n.UsageBefore), percent(n.ShareBefore),
+		tw.Printf("%s\t%s\t%s (%s)\t%s (%s)\t%s\t%s\t%d\t%d\n", name, human(n.Allocatable), human(n.UsageBefore), percent(n.ShareBefore),
 			human(n.UsageAfter), percent(n.ShareAfter), human(n.RequestsBefore), human(n.RequestsAfter), n.PodsBefore, n.PodsAfter)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if len(r.Held) > 0 {
-		fmt.Fprintln(w, "\nNot moved:")
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAMESPACE\tWORKLOAD\tPODS\tWHY")
+		w.Println("\nNot moved:")
+		tw = report.NewTable(w)
+		tw.Println("NAMESPACE\tWORKLOAD\tPODS\tWHY")
 		for _, h := range r.Held {
-			fmt.Fprintf(tw, "%s\t%s/%s\t%d\t%s\n", h.Namespace, h.Workload.Kind, h.Workload.Name, h.Pods, h.Reason)
+			tw.Printf("%s\t%s/%s\t%d\t%s\n", h.Namespace, h.Workload.Kind, h.Workload.Name, h.Pods, h.Reason)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(w, "\nUsage: each pod's peak working set over %s from %s; the memory request where there is no history.\nAssumptions:\n", r.Window, r.Server)
+	w.Printf("\nUsage: each pod's peak working set over %s from %s; the memory request where there is no history.\nAssumptions:\n", r.Window, r.Server)
 	for _, a := range r.Assumptions {
-		fmt.Fprintf(w, "  - %s\n", a)
+		w.Printf("  - %s\n", a)
 	}
 	if r.DryRun && len(r.Moves) > 0 {
-		fmt.Fprintln(w, "\nTo evict: add --apply --yes (one pod at a time through the Eviction API, waiting for each workload to be whole again).")
+		w.Println("\nTo evict: add --apply --yes (one pod at a time through the Eviction API, waiting for each workload to be whole again).")
 	}
-	return nil
+	return w.Err()
 }
 
 func percent(share float64) string { return fmt.Sprintf("%.0f%%", 100*share) }

@@ -78,7 +78,7 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.Is(err, errFindings):
 		return ExitFindings
 	default:
-		fmt.Fprintf(stderr, "error: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "error: %v\n", err) // nowhere left to report a failure to write this
 		return ExitError
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -172,10 +171,10 @@ func pct(a, b int64) string {
 }
 
 func topNodesText(w io.Writer, rows []NodeUsage) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tMEMORY\tALLOCATABLE\tMEMORY%\tREQUESTS\tREQUESTS%\tLIMITS\tLIMITS%\tNO-LIMIT PODS\tCPU\tMAJOR FAULTS/s")
+	tw := report.NewTable(w)
+	tw.Println("NODE\tMEMORY\tALLOCATABLE\tMEMORY%\tREQUESTS\tREQUESTS%\tLIMITS\tLIMITS%\tNO-LIMIT PODS\tCPU\tMAJOR FAULTS/s")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%.2f\t%.1f\n", r.Name, report.Bytes(&r.Memory, "-"), report.Bytes(&r.Allocatable, "-"),
+		tw.Printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%.2f\t%.1f\n", r.Name, report.Bytes(&r.Memory, "-"), report.Bytes(&r.Allocatable, "-"),
 			pct(r.Memory, r.Allocatable), report.Bytes(&r.Requests, "-"), pct(r.Requests, r.Allocatable),
 			report.Bytes(&r.Limits, "-"), pct(r.Limits, r.Allocatable), r.Unbounded, r.CPU, r.MajorFaults)
 	}
@@ -227,14 +226,14 @@ func topPods(ctx context.Context, a promv1.API, s *cluster.Snapshot, namespace s
 }
 
 func topPodsText(w io.Writer, rows []PodUsage) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tPOD\tWORKLOAD\tNODE\tMEMORY\tREQUEST\tLIMIT\tOF LIMIT\tCPU")
+	tw := report.NewTable(w)
+	tw.Println("NAMESPACE\tPOD\tWORKLOAD\tNODE\tMEMORY\tREQUEST\tLIMIT\tOF LIMIT\tCPU")
 	for _, r := range rows {
 		ofLimit := "unbounded"
 		if r.Limit != nil {
 			ofLimit = pct(r.Memory, *r.Limit)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\t%s\t%s\t%s\t%.3f\n", r.Namespace, r.Name, r.Owner.Kind, r.Owner.Name, r.Node,
+		tw.Printf("%s\t%s\t%s/%s\t%s\t%s\t%s\t%s\t%s\t%.3f\n", r.Namespace, r.Name, r.Owner.Kind, r.Owner.Name, r.Node,
 			report.Bytes(&r.Memory, "-"), report.Bytes(r.Request, "-"), report.Bytes(r.Limit, "none"), ofLimit, r.CPU)
 	}
 	return tw.Flush()

@@ -55,13 +55,13 @@ func startDaemon(ctx context.Context, bin, kubeconfig, dir string) (*daemon, err
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		logf.Close()
+		_ = logf.Close() // the start error is the one to report
 		return nil, fmt.Errorf("starting %s run: %w", bin, err)
 	}
 	d := &daemon{cmd: cmd, args: args, addr: addr, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
-		logf.Close()
+		_ = logf.Close() // the daemon wrote the log through its own descriptor
 		close(d.done)
 	}()
 	deadline := time.After(60 * time.Second)
@@ -69,7 +69,7 @@ func startDaemon(ctx context.Context, bin, kubeconfig, dir string) (*daemon, err
 	for {
 		resp, err := client.Get("http://" + addr + "/readyz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status is read
 			if resp.StatusCode == http.StatusOK {
 				return d, nil
 			}
@@ -127,7 +127,7 @@ func freeAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only its port was wanted
 	return l.Addr().String(), nil
 }
 
@@ -184,7 +184,7 @@ func tail(ctx context.Context, path string, onAlert func(alert)) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: a close error loses nothing
 	r := bufio.NewReader(f)
 	var partial string
 	for {

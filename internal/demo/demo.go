@@ -67,8 +67,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "nodewatch demo: the story of the unresponsive nodes, replayed on a simulated cluster (about 5 minutes; Ctrl-C stops it).\n")
-	fmt.Fprintf(o.Out, "Working directory: %s (removed at the end)\n", dir)
+	// The story's header: write errors are dropped as the printer's are.
+	_, _ = fmt.Fprintf(o.Out, "nodewatch demo: the story of the unresponsive nodes, replayed on a simulated cluster (about 5 minutes; Ctrl-C stops it).\n")
+	_, _ = fmt.Fprintf(o.Out, "Working directory: %s (removed at the end)\n", dir)
 	defer func() {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			if b, rerr := os.ReadFile(filepath.Join(dir, "nodewatch.log")); rerr == nil && len(b) > 0 {

@@ -12,7 +12,9 @@ import (
 )
 
 // printer writes the story; the harness and the alert tail write from
-// their own goroutines, so every write holds the lock.
+// their own goroutines, so every write holds the lock. Write errors are
+// dropped: a story the terminal fails to show is no reason to stop the
+// demo, which cleans up after itself at the end.
 type printer struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -23,30 +25,30 @@ type printer struct {
 func (p *printer) say(format string, a ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\n==> "+format+"\n", a...)
+	_, _ = fmt.Fprintf(p.w, "\n==> "+format+"\n", a...)
 }
 
 // line writes indented text.
 func (p *printer) line(format string, a ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprint(p.w, indent(fmt.Sprintf(format, a...), "    "))
+	_, _ = fmt.Fprint(p.w, indent(fmt.Sprintf(format, a...), "    "))
 }
 
 // event writes a line stamped with the story's clock.
 func (p *printer) event(format string, a ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "  %s  %s\n", p.clock(), fmt.Sprintf(format, a...))
+	_, _ = fmt.Fprintf(p.w, "  %s  %s\n", p.clock(), fmt.Sprintf(format, a...))
 }
 
 // alert writes an alert the daemon sent, with its text below.
 func (p *printer) alert(a alert) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "  %s  ALERT [%s %s] %s\n", p.clock(), a.Status, a.Severity, a.Title)
+	_, _ = fmt.Fprintf(p.w, "  %s  ALERT [%s %s] %s\n", p.clock(), a.Status, a.Severity, a.Title)
 	if a.Text != "" {
-		fmt.Fprint(p.w, indent(a.Text, "         "))
+		_, _ = fmt.Fprint(p.w, indent(a.Text, "         "))
 	}
 }
 
@@ -157,5 +159,5 @@ func (p *printer) setStart(t time.Time) {
 func (p *printer) block(cmdline, out string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprint(p.w, indent(cmdline, "    ")+indent(out, "    "))
+	_, _ = fmt.Fprint(p.w, indent(cmdline, "    ")+indent(out, "    "))
 }

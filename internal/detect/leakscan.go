@@ -370,7 +370,7 @@ func (sh *leakShard) scan(ctx context.Context, db storage.Queryable, s *leakScan
 	if err != nil {
 		return err
 	}
-	defer q.Close()
+	defer func() { _ = q.Close() }() // a querier only reads: its close error loses nothing
 	hints := &storage.SelectHints{Start: mint, End: end}
 	if shards > 1 {
 		hints.ShardIndex, hints.ShardCount = shard, shards
@@ -467,7 +467,7 @@ func (sh *leakShard) resync(ctx context.Context, db storage.Queryable, s *leakSc
 	if err != nil {
 		return err
 	}
-	defer q.Close()
+	defer func() { _ = q.Close() }() // a querier only reads: its close error loses nothing
 	ms := append(slices.Clone(s.matchers), labels.MustNewMatcher(labels.MatchRegexp, "pod", strings.Join(names, "|")))
 	set := q.Select(ctx, false, &storage.SelectHints{Start: from + 1, End: end}, ms...)
 	bucket := s.bucket.Milliseconds()
@@ -525,7 +525,7 @@ func nodeWorkingSets(ctx context.Context, db storage.Queryable, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	defer q.Close()
+	defer func() { _ = q.Close() }() // a querier only reads: its close error loses nothing
 	set := q.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
 		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, "container_memory_working_set_bytes"),
 		labels.MustNewMatcher(labels.MatchNotEqual, "container", ""),

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/nodewatch/nodewatch/internal/report"
 )
@@ -16,34 +15,34 @@ func (r *Report) WriteText(w io.Writer) error {
 			r.NodeCount, r.PodCount, r.CheckedAt.Format("2006-01-02T15:04:05Z07:00"))
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\n", r.Summary())
+	tw := report.NewTable(w)
+	tw.Printf("%s\n", r.Summary())
 	for _, n := range r.Nodes {
-		fmt.Fprintf(tw, "\nNode %s: %s — Ready=%s since %s\n", n.Name, strings.Join(n.Problems, ", "), n.Ready, report.Since(n.Since, r.CheckedAt))
+		tw.Printf("\nNode %s: %s — Ready=%s since %s\n", n.Name, strings.Join(n.Problems, ", "), n.Ready, report.Since(n.Since, r.CheckedAt))
 		if n.Reason != "" || n.Message != "" {
-			fmt.Fprintf(tw, "  %s: %s\n", n.Reason, n.Message)
+			tw.Printf("  %s: %s\n", n.Reason, n.Message)
 		}
 		for _, c := range n.Conditions {
 			if c.Type != readyType && c.Status == "True" {
-				fmt.Fprintf(tw, "  %s: %s %s\n", c.Type, c.Reason, c.Message)
+				tw.Printf("  %s: %s %s\n", c.Type, c.Reason, c.Message)
 			}
 		}
 		if len(n.Pods) == 0 {
-			fmt.Fprintf(tw, "  no pods on this node\n")
+			tw.Printf("  no pods on this node\n")
 			continue
 		}
-		fmt.Fprintf(tw, "  %d pods on this node:\n", len(n.Pods))
-		fmt.Fprintf(tw, "  NAMESPACE\tPOD\tWORKLOAD\tPHASE\tQOS\tMEM REQUEST\tMEM LIMIT\tRESTARTS\n")
+		tw.Printf("  %d pods on this node:\n", len(n.Pods))
+		tw.Printf("  NAMESPACE\tPOD\tWORKLOAD\tPHASE\tQOS\tMEM REQUEST\tMEM LIMIT\tRESTARTS\n")
 		for _, p := range n.Pods {
-			fmt.Fprintf(tw, "  %s\t%s\t%s/%s\t%s\t%s\t%s\t%s\t%d\n", p.Namespace, p.Name, p.Owner.Kind, p.Owner.Name,
+			tw.Printf("  %s\t%s\t%s/%s\t%s\t%s\t%s\t%s\t%d\n", p.Namespace, p.Name, p.Owner.Kind, p.Owner.Name,
 				p.Phase, p.QOS, report.Bytes(p.MemoryRequest, "-"), report.Bytes(p.MemoryLimit, "none"), p.Restarts)
 		}
 	}
 	if len(r.Unschedulable) > 0 {
-		fmt.Fprintf(tw, "\n%d pods cannot be scheduled:\n", len(r.Unschedulable))
-		fmt.Fprintf(tw, "  NAMESPACE\tPOD\tWORKLOAD\tSINCE\tMESSAGE\n")
+		tw.Printf("\n%d pods cannot be scheduled:\n", len(r.Unschedulable))
+		tw.Printf("  NAMESPACE\tPOD\tWORKLOAD\tSINCE\tMESSAGE\n")
 		for _, p := range r.Unschedulable {
-			fmt.Fprintf(tw, "  %s\t%s\t%s/%s\t%s\t%s\n", p.Namespace, p.Name, p.Owner.Kind, p.Owner.Name, report.Since(p.Since, r.CheckedAt), p.Message)
+			tw.Printf("  %s\t%s\t%s/%s\t%s\t%s\n", p.Namespace, p.Name, p.Owner.Kind, p.Owner.Name, report.Since(p.Since, r.CheckedAt), p.Message)
 		}
 	}
 	return tw.Flush()

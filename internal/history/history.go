@@ -199,7 +199,7 @@ func (db *DB) Series(ctx context.Context, start, end time.Time, matchers ...[]*l
 	if err != nil {
 		return nil, err
 	}
-	defer q.Close()
+	defer func() { _ = q.Close() }() // a querier only reads: its close error loses nothing
 	var out []labels.Labels
 	seen := map[uint64]bool{}
 	for _, ms := range matchers {
@@ -224,7 +224,7 @@ func (db *DB) LabelNames(ctx context.Context, start, end time.Time) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	defer q.Close()
+	defer func() { _ = q.Close() }() // a querier only reads: its close error loses nothing
 	names, _, err := q.LabelNames(ctx, nil)
 	return names, err
 }

@@ -23,7 +23,7 @@ func Post(client *http.Client, req *http.Request, sink string, now time.Time) (r
 	if err != nil {
 		return true, fmt.Errorf("%s: posting to %s: %w", sink, where, RedactErr(err))
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the reply is read; its close has nothing to report
 	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {

@@ -116,7 +116,7 @@ func Start(t testing.TB, name, bin, readyPath string, args func(addr string, att
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		setPdeathsig(cmd)
 		if err := cmd.Start(); err != nil {
-			logFile.Close()
+			_ = logFile.Close() // the start error is the one to report
 			t.Fatalf("starting %s: %v", bin, err)
 		}
 		exited := make(chan struct{})
@@ -124,7 +124,7 @@ func Start(t testing.TB, name, bin, readyPath string, args func(addr string, att
 		stop := func() {
 			_ = cmd.Process.Kill()
 			<-exited
-			logFile.Close()
+			_ = logFile.Close() // the peer wrote the log through its own descriptor
 		}
 		base := "http://" + addr
 		if lastErr = waitReady(base+readyPath, exited, 60*time.Second); lastErr == nil {
@@ -150,7 +150,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only its port was wanted
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -165,7 +165,7 @@ func waitReady(u string, exited <-chan struct{}, timeout time.Duration) error {
 		}
 		resp, err := client.Get(u)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status is read
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}

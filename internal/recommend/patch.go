@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/nodewatch/nodewatch/internal/report"
 )
 
 // templatePath is where each patchable kind keeps its pod template's spec.
@@ -120,24 +122,25 @@ func KubectlFlags(kubeconfig, context string) string {
 
 // WritePatches prints a kubectl patch command per workload with a patch and
 // a comment for those without, so the output can be reviewed and run.
-func WritePatches(w io.Writer, r Report, kubectlFlags string) error {
-	fmt.Fprintf(w, "# nodewatch recommend: %d workload(s), memory reserved %s → %s (from %s of history)\n",
+func WritePatches(out io.Writer, r Report, kubectlFlags string) error {
+	w := report.NewPrinter(out)
+	w.Printf("# nodewatch recommend: %d workload(s), memory reserved %s → %s (from %s of history)\n",
 		len(r.Workloads), bytesOf(r.MemoryReservedBefore), bytesOf(r.MemoryReservedAfter), r.Since)
 	for _, wl := range r.Workloads {
 		b, why := PatchFor(wl)
 		if b == nil {
-			fmt.Fprintf(w, "# %s %s/%s: no patch: %s\n", wl.Namespace, wl.Kind, wl.Name, why)
+			w.Printf("# %s %s/%s: no patch: %s\n", wl.Namespace, wl.Kind, wl.Name, why)
 			continue
 		}
 		p := Patch{Namespace: wl.Namespace, Kind: wl.Kind, Name: wl.Name, Patch: b}
 		if why != "" {
-			fmt.Fprintf(w, "# %s %s/%s: not sized: %s\n", wl.Namespace, wl.Kind, wl.Name, why)
+			w.Printf("# %s %s/%s: not sized: %s\n", wl.Namespace, wl.Kind, wl.Name, why)
 		}
 		if _, err := fmt.Fprintln(w, p.Command(kubectlFlags)); err != nil {
 			return err
 		}
 	}
-	return nil
+	return w.Err()
 }
 
 // shellQuote quotes s for a POSIX shell.
@@ -164,7 +167,9 @@ func Apply(ctx context.Context, c kubernetes.Interface, ps []Patch, log io.Write
 		if err := patchWorkload(ctx, c, p, false); err != nil {
 			return fmt.Errorf("applying %s (after %d of %d applied): %w", p, i, len(ps), err)
 		}
-		fmt.Fprintf(log, "%s/%s patched (namespace %s)\n", strings.ToLower(p.Kind), p.Name, p.Namespace)
+		// Progress only: the patch is applied, and a log that cannot be
+		// written is no reason to leave the rest unapplied.
+		_, _ = fmt.Fprintf(log, "%s/%s patched (namespace %s)\n", strings.ToLower(p.Kind), p.Name, p.Namespace)
 	}
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -396,7 +395,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		_, err := fmt.Fprintln(w, "No workloads in scope.")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := report.NewTable(w)
 	cpuLimits := false
 	for _, wl := range r.Workloads {
 		for _, c := range wl.Containers {
@@ -407,7 +406,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	if cpuLimits {
 		head += "CPU LIMIT\t"
 	}
-	fmt.Fprintln(tw, head+"CONFIDENCE\tOOM KILLS/RESTARTS\tNOTE")
+	tw.Println(head + "CONFIDENCE\tOOM KILLS/RESTARTS\tNOTE")
 	for _, wl := range r.Workloads {
 		for _, c := range wl.Containers {
 			rec := c.Recommended
@@ -422,26 +421,27 @@ func (r Report) WriteTable(w io.Writer) error {
 			if c.Status == StatusSized {
 				conf = fmt.Sprintf("%s (%.2f)", c.Details.ConfidenceLevel, c.Details.Confidence)
 			}
-			fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%d\t%s\t%s\t%s\t", wl.Namespace, wl.Kind, wl.Name, name, wl.Pods,
+			tw.Printf("%s\t%s/%s\t%s\t%d\t%s\t%s\t%s\t", wl.Namespace, wl.Kind, wl.Name, name, wl.Pods,
 				change(c.Current.MemoryRequest, rec.MemoryRequest, bytesOf), change(c.Current.MemoryLimit, rec.MemoryLimit, bytesOf),
 				change(c.Current.CPURequest, rec.CPURequest, milli))
 			if cpuLimits {
-				fmt.Fprintf(tw, "%s\t", change(c.Current.CPULimit, rec.CPULimit, milli))
+				tw.Printf("%s\t", change(c.Current.CPULimit, rec.CPULimit, milli))
 			}
-			fmt.Fprintf(tw, "%s\t%d/%d\t%s\n", conf, c.OOMKills, c.Restarts, c.Note)
+			tw.Printf("%s\t%d/%d\t%s\n", conf, c.OOMKills, c.Restarts, c.Note)
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nMemory reserved (requests × pods running now):")
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tWORKLOAD\tBEFORE\tAFTER\tCHANGE")
+	pw := report.NewPrinter(w)
+	pw.Println("\nMemory reserved (requests × pods running now):")
+	tw = report.NewTable(pw)
+	tw.Println("NAMESPACE\tWORKLOAD\tBEFORE\tAFTER\tCHANGE")
 	for _, wl := range r.Workloads {
-		fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%s\t%s\n", wl.Namespace, wl.Kind, wl.Name, bytesOf(wl.MemoryReservedBefore),
+		tw.Printf("%s\t%s/%s\t%s\t%s\t%s\n", wl.Namespace, wl.Kind, wl.Name, bytesOf(wl.MemoryReservedBefore),
 			bytesOf(wl.MemoryReservedAfter), signedBytes(wl.MemoryReservedAfter-wl.MemoryReservedBefore))
 	}
-	fmt.Fprintf(tw, "total\t\t%s\t%s\t%s\n", bytesOf(r.MemoryReservedBefore), bytesOf(r.MemoryReservedAfter),
+	tw.Printf("total\t\t%s\t%s\t%s\n", bytesOf(r.MemoryReservedBefore), bytesOf(r.MemoryReservedAfter),
 		signedBytes(r.MemoryReservedAfter-r.MemoryReservedBefore))
 	if err := tw.Flush(); err != nil {
 		return err
@@ -450,12 +450,12 @@ func (r Report) WriteTable(w io.Writer) error {
 	if r.Resolution == Resolution5m {
 		source = "5-minute maxima"
 	}
-	_, err := fmt.Fprintf(w, "\nFrom %s over %s of history at %s.", source, r.Since, r.Server)
+	pw.Printf("\nFrom %s over %s of history at %s.", source, r.Since, r.Server)
 	if r.UnmatchedPods > 0 {
-		_, err = fmt.Fprintf(w, " %d pod(s) in the history belong to no workload in the cluster now.", r.UnmatchedPods)
+		pw.Printf(" %d pod(s) in the history belong to no workload in the cluster now.", r.UnmatchedPods)
 	}
-	fmt.Fprintln(w)
-	return err
+	pw.Println()
+	return pw.Err()
 }
 
 // change renders "now → recommended", or only now when nothing is

@@ -261,7 +261,7 @@ func (w *Writer) send(ctx context.Context, samples []collect.Sample) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.shown, notify.RedactErr(err))
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the reply is read; its close has nothing to report
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 == 2 {
 		return nil

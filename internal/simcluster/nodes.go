@@ -185,7 +185,7 @@ func (c *Cluster) waitTCP(ctx context.Context, name string, port int) error {
 		if err != nil {
 			return false, nil
 		}
-		conn.Close()
+		_ = conn.Close() // the dial was the check
 		return true, nil
 	})
 }

@@ -32,13 +32,13 @@ func (p *process) start() error {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		logf.Close()
+		_ = logf.Close() // the start error is the one to report
 		return fmt.Errorf("starting %s: %w", p.name, err)
 	}
 	p.cmd, p.done = cmd, make(chan struct{})
 	go func() {
 		p.err = cmd.Wait()
-		logf.Close()
+		_ = logf.Close() // the process wrote the log through its own descriptor
 		close(p.done)
 	}()
 	return nil
@@ -94,7 +94,7 @@ func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
-			l.Close()
+			_ = l.Close() // only their ports were wanted
 		}
 	}()
 	ports := make([]int, 0, n)

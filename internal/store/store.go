@@ -76,7 +76,7 @@ func Open(dir string, sinks []string, readOnly bool) (*DB, error) {
 		return nil
 	})
 	if err != nil {
-		b.Close()
+		_ = b.Close() // the initialisation error is the one to report
 		return nil, fmt.Errorf("initialising %s: %w", path, err)
 	}
 	return db, nil

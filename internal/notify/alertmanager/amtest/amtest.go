@@ -93,7 +93,7 @@ func Alerts(t testing.TB, base string, filters ...string) []Alert {
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the reply is read; its close has nothing to report
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		t.Fatalf("GET %s: %s %s", u, resp.Status, b)
