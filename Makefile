@@ -3,7 +3,11 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/nodewatch
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/nodewatch/nodewatch/internal/cli.Version=$(VERSION)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+TREE_STATE ?= $(shell git rev-parse HEAD >/dev/null 2>&1 && { test -z "$$(git status --porcelain --untracked-files=no)" && echo clean || echo dirty; })
+LDFLAGS := -X github.com/nodewatch/nodewatch/internal/cli.Version=$(VERSION) \
+	-X github.com/nodewatch/nodewatch/internal/cli.Commit=$(COMMIT) \
+	-X github.com/nodewatch/nodewatch/internal/cli.TreeState=$(TREE_STATE)
 FUZZTIME ?= 15s
 
 .PHONY: all build simcluster peers browser demo test unit e2e fuzz bench vet clean
