@@ -52,7 +52,7 @@ func RequireToken(token string, next http.Handler) http.Handler {
 	session := sessionValue(token)
 	ok, okSession := equal(token), equal(session)
 	setCookie := func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, //nolint:gosec // G124: Secure only over TLS; plain HTTP on loopback is the default
 			Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +71,13 @@ func RequireToken(token string, next http.Handler) http.Handler {
 				q.Del("token")
 				u := *r.URL
 				u.RawQuery = q.Encode()
-				http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+				// Back to the same page: a path starting with "//" would
+				// read as another host, so the extra slashes go.
+				target := u.RequestURI()
+				if strings.HasPrefix(target, "//") {
+					target = "/" + strings.TrimLeft(target, "/")
+				}
+				http.Redirect(w, r, target, http.StatusSeeOther) //nolint:gosec // G710: this request's own path on this host (above)
 				return
 			}
 			next.ServeHTTP(w, r)

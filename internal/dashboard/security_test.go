@@ -95,6 +95,7 @@ func TestRequireToken(t *testing.T) {
 		{name: "prefix of the token", path: "/", header: "Bearer s3cret", code: 401},
 		{name: "basic auth is not a bearer", path: "/", header: "Basic czNjcmV0LXRva2Vu", code: 401},
 		{name: "query token sets a cookie and drops itself", path: "/nodes/n1?range=6h&token=s3cret-token", code: 303, location: "/nodes/n1?range=6h"},
+		{name: "a path that reads as another host stays on this one", path: "//evil.example/x?token=s3cret-token", code: 303, location: "/evil.example/x"},
 		{name: "wrong query token", path: "/?token=nope", code: 401},
 		{name: "cookie", path: "/incidents", cookie: "s3cret-token", code: 200},
 		{name: "wrong cookie", path: "/incidents", cookie: "guess", code: 401},
