@@ -85,3 +85,14 @@ clean:
 .PHONY: eval-recommend
 eval-recommend:
 	$(GO) run ./bench/eval-recommend -seeds 10 -held-out 40
+
+# helm v4, built once from the Go module proxy into ~/.cache/nodewatch/tools.
+.PHONY: helm chart-test
+helm:
+	bash hack/build-helm.sh >/dev/null
+
+# charts/nodewatch: helm lint --strict, helm template with the default values
+# and charts/nodewatch/ci/*-values.yaml, every pod checked against Pod
+# Security "restricted" and every flag against nodewatch run --help.
+chart-test: helm build
+	NODEWATCH_REQUIRE_HELM=1 NODEWATCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./hack/chart
