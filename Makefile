@@ -69,9 +69,9 @@ fuzz:
 
 # The end-to-end tests may not skip (testenv fails them instead); as a second
 # guard the run fails if any test reports a skip all the same.
-e2e: simcluster peers browser
+e2e: simcluster peers browser helm
 	@set -eo pipefail; mkdir -p test/e2e/artifacts; \
-	NODEWATCH_REQUIRE_SIMCLUSTER=1 NODEWATCH_REQUIRE_PEERS=1 $(GO) test -count=1 -timeout 45m -v ./test/e2e/... 2>&1 | tee test/e2e/artifacts/e2e.log; \
+	NODEWATCH_REQUIRE_SIMCLUSTER=1 NODEWATCH_REQUIRE_PEERS=1 NODEWATCH_REQUIRE_HELM=1 $(GO) test -count=1 -timeout 45m -v ./test/e2e/... 2>&1 | tee test/e2e/artifacts/e2e.log; \
 	if grep -- '--- SKIP' test/e2e/artifacts/e2e.log; then echo "e2e: a test skipped; none may"; exit 1; fi
 
 bench:
