@@ -18,6 +18,8 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/yaml"
+
+	"github.com/nodewatch/nodewatch/internal/testenv"
 )
 
 const chartDir = "../../charts/nodewatch"
@@ -35,10 +37,7 @@ func helm(t *testing.T) string {
 	}
 	p := filepath.Join(cache, "tools", "bin", "helm")
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("NODEWATCH_REQUIRE_HELM") != "" {
-			t.Fatalf("helm is required (NODEWATCH_REQUIRE_HELM) and missing at %s: run bash hack/build-helm.sh", p)
-		}
-		t.Skipf("no helm at %s (bash hack/build-helm.sh builds it)", p)
+		testenv.Missing(t, "NODEWATCH_REQUIRE_HELM", "no helm at "+p+" (make helm builds it)")
 	}
 	return p
 }

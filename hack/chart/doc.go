@@ -4,6 +4,6 @@
 // rendered objects are decoded strictly into their Kubernetes types, every
 // pod is judged by Pod Security Admission's own "restricted" checks
 // (k8s.io/pod-security-admission), and every flag the chart passes must be
-// one `nodewatch run --help` lists. Without helm the tests skip, unless
-// NODEWATCH_REQUIRE_HELM is set.
+// one `nodewatch run --help` lists. Without helm the tests skip, unless $CI
+// or $NODEWATCH_REQUIRE_HELM is set (internal/testenv).
 package chart
