@@ -56,7 +56,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "gendump: %d nodes (%d not Ready, %d cordoned), %d pods (%d on not-Ready nodes, %d unschedulable), %.1f MB\n",
+	// A summary for the person running it; the dump is written already.
+	_, _ = fmt.Fprintf(stderr, "gendump: %d nodes (%d not Ready, %d cordoned), %d pods (%d on not-Ready nodes, %d unschedulable), %.1f MB\n",
 		s.Nodes, s.NotReadyNodes, s.CordonedNodes, s.Pods, s.PodsOnNotReady, s.Unschedulable, float64(s.Bytes)/1e6)
 	if *stats {
 		return json.NewEncoder(stdout).Encode(s)

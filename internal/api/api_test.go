@@ -40,7 +40,7 @@ func TestIncidentPages(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close() // decoded above
 		pages++
 		if len(page) > DefaultPage {
 			t.Fatalf("a page of %d", len(page))
@@ -64,7 +64,7 @@ func TestIncidentPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status and headers are checked
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("limit=100000: %d, want 400", resp.StatusCode)
 	}

@@ -106,7 +106,7 @@ func TestReadKubeletLogs(t *testing.T) {
 		if q := r.URL.Query(); q.Get("sinceTime") != "2026-11-29T11:40:00Z" || q.Get("tailLines") != "20" {
 			t.Errorf("query %s", r.URL.RawQuery)
 		}
-		fmt.Fprint(w, "E1129 kubelet.go:2352] PLEG is not healthy\nE1129 kubelet.go:2400] Node became not ready\n")
+		_, _ = fmt.Fprint(w, "E1129 kubelet.go:2352] PLEG is not healthy\nE1129 kubelet.go:2400] Node became not ready\n") // the client under test sees what arrived
 	}))
 	defer srv.Close()
 	client, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})

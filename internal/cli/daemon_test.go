@@ -23,7 +23,7 @@ func TestDaemonToken(t *testing.T) {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		w.Write([]byte(`[]`))
+		_, _ = w.Write([]byte(`[]`)) // the client under test sees what arrived
 	}))
 	defer srv.Close()
 	t.Setenv(config.EnvAuthToken, "")
@@ -56,7 +56,7 @@ func TestIncidentsFollowPages(t *testing.T) {
 	}
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", `<http://attacker.example/api/v1/incidents?continue=x>; rel="next"`)
-		w.Write([]byte(`[]`))
+		_, _ = w.Write([]byte(`[]`)) // the client under test sees what arrived
 	}))
 	defer evil.Close()
 	if _, _, err := loadIncidents(context.Background(), evil.URL, t.TempDir()); err == nil || !strings.Contains(err.Error(), "a next page at") {

@@ -78,10 +78,10 @@ func TestExplainKubeletLog(t *testing.T) {
 		if r.URL.Path != "/api/v1/nodes/n1/proxy/logs/" || !answer {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
+			_, _ = fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`) // the client under test sees what arrived
 			return
 		}
-		fmt.Fprint(w, "I1129 kubelet.go:1] read now\n")
+		_, _ = fmt.Fprint(w, "I1129 kubelet.go:1] read now\n") // the client under test sees what arrived
 	}))
 	defer srv.Close()
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")

@@ -24,7 +24,7 @@ func TestFindLeaksOfADeadPod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	l := labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", "emails", "pod", "unanswered-emails-x7k2p",
 		"container", "app", "node", "node-1", "workload_kind", "ReplicationController", "workload", "unanswered-emails")

@@ -133,7 +133,7 @@ func historyServer(t *testing.T, downsample bool) recommend.History {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() }) // a scratch store: a close error fails no check
 	var batch []collect.Sample
 	for _, s := range fixtureHistory() {
 		batch = append(batch, s.samples()...)

@@ -45,7 +45,7 @@ func TestScrapeFaults(t *testing.T) {
 		case strings.HasPrefix(r.URL.Path, "/ok/"):
 			token = r.Header.Get("Authorization")
 			if strings.HasSuffix(r.URL.Path, "/resource") {
-				w.Write([]byte(resourceBody))
+				_, _ = w.Write([]byte(resourceBody)) // the client under test sees what arrived
 			}
 		case strings.HasPrefix(r.URL.Path, "/hang/"):
 			select {
@@ -55,7 +55,7 @@ func TestScrapeFaults(t *testing.T) {
 		case strings.HasPrefix(r.URL.Path, "/fail/"):
 			http.Error(w, "boom", http.StatusInternalServerError)
 		case strings.HasPrefix(r.URL.Path, "/garbage/"):
-			w.Write([]byte("{{{ not the exposition format"))
+			_, _ = w.Write([]byte("{{{ not the exposition format")) // the client under test sees what arrived
 		}
 	}))
 	defer srv.Close()
@@ -177,10 +177,10 @@ func TestSeriesFlood(t *testing.T) {
 	body := []byte(flood.String())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/resource") {
-			w.Write(body)
+			_, _ = w.Write(body) // the client under test sees what arrived
 			return
 		}
-		w.Write([]byte(wide.String()))
+		_, _ = w.Write([]byte(wide.String())) // the client under test sees what arrived
 	}))
 	defer srv.Close()
 	s := mustScraper(t, Options{Timeout: 30 * time.Second})

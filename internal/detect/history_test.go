@@ -53,7 +53,7 @@ func TestHistoryRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	mem := func(ns, pod, node string) labels.Labels {
 		return labels.FromStrings("__name__", "container_memory_working_set_bytes", "namespace", ns, "pod", pod, "container", "app", "node", node)
@@ -152,7 +152,7 @@ func TestOutOfMemoryNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	var batch []collect.Sample
 	var faults float64

@@ -44,7 +44,7 @@ func BenchmarkAppend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	series := containers(1000)
 	r := rand.New(rand.NewPCG(1, 2))
 	batch := make([]collect.Sample, len(series))

@@ -20,7 +20,7 @@ func TestAppendPausesOnAFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	s := []collect.Sample{{Labels: labels.FromStrings("__name__", "x"), T: 1000, V: 1}}
 	r, err := db.Append(context.Background(), s)
 	var full *DiskFullError

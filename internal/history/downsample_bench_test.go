@@ -20,7 +20,7 @@ func BenchmarkDownsample(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	mem := containers(1000)
 	cpu, ooms := make([]labels.Labels, len(mem)), make([]labels.Labels, len(mem))
 	for i, l := range mem {

@@ -66,7 +66,7 @@ func TestAppendQueryReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	v, err = db.Query(context.Background(), `count_over_time(container_memory_working_set_bytes[1h])`, t0.Add(29*time.Minute))
 	if err != nil || v.(promql.Vector)[0].F != 30 {
 		t.Errorf("after reopen: %v %v, want 30 samples", v, err)
@@ -94,13 +94,15 @@ func TestTornWALTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = f.Write([]byte{0x01, 0x00, 0x10, 0xde, 0xad})
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	_ = db.tsdb.Close() // release the lock as the dead process would have
 	db, err = Open(dir, Options{})
 	if err != nil {
 		t.Fatalf("reopen after a torn WAL: %v", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	v, err := db.Query(context.Background(), `count_over_time(container_memory_working_set_bytes[1h])`, t0.Add(9*time.Minute))
 	if err != nil || len(v.(promql.Vector)) != 1 || v.(promql.Vector)[0].F != 10 {
 		t.Errorf("after repair: %v %v, want the 10 intact samples", v, err)
@@ -109,9 +111,9 @@ func TestTornWALTail(t *testing.T) {
 
 func ExampleDB_Query() {
 	dir, _ := os.MkdirTemp("", "history-example")
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary directory
 	db, _ := Open(dir, Options{})
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	_, _ = db.Append(context.Background(), leak(60))
 	v, _ := db.Query(context.Background(), `deriv(container_memory_working_set_bytes[30m]) * 3600 / 2^20`, t0.Add(59*time.Minute))
 	fmt.Printf("growth: %.0f MiB/h\n", v.(promql.Vector)[0].F)
@@ -129,7 +131,7 @@ func TestResultsOutliveTheQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	if _, err := db.Append(context.Background(), leak(60)); err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestKubeletLog(t *testing.T) {
 		status := func(code int, reason string) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)
-			fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":%q,"code":%d}`, reason, code)
+			_, _ = fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":%q,"code":%d}`, reason, code) // the client under test sees what arrived
 		}
 		switch r.URL.Path {
 		case "/api/v1/nodes/n1/proxy/logs/":
@@ -34,18 +34,18 @@ func TestKubeletLog(t *testing.T) {
 			if q.Get("query") != "kubelet" || q.Get("sinceTime") != "2026-11-29T11:40:00Z" || q.Get("untilTime") != "2026-11-29T12:00:00Z" || q.Get("tailLines") != "2" {
 				t.Errorf("query %s", r.URL.RawQuery)
 			}
-			fmt.Fprint(w, "I1129 11:51:02 eviction_manager.go:366] eviction manager: attempting to reclaim memory\n\nE1129 11:51:20 kubelet.go:2352] PLEG is not healthy: pleg was last seen active 3m0s ago\nE1129 11:51:40 kubelet.go:2400] extra line beyond tailLines\n")
+			_, _ = fmt.Fprint(w, "I1129 11:51:02 eviction_manager.go:366] eviction manager: attempting to reclaim memory\n\nE1129 11:51:20 kubelet.go:2352] PLEG is not healthy: pleg was last seen active 3m0s ago\nE1129 11:51:40 kubelet.go:2400] extra line beyond tailLines\n") // the client under test sees what arrived
 		case "/api/v1/nodes/n2/proxy/logs/":
 			status(http.StatusNotFound, "NotFound")
 		case "/api/v1/nodes/n4/proxy/logs/": // a kubelet without NodeLogQuery
-			fmt.Fprint(w, "<pre>\n<a href=\"apt/\">apt/</a>\n<a href=\"journal/\">journal/</a>\n</pre>\n")
+			_, _ = fmt.Fprint(w, "<pre>\n<a href=\"apt/\">apt/</a>\n<a href=\"journal/\">journal/</a>\n</pre>\n") // the client under test sees what arrived
 		case "/api/v1/nodes/n6/proxy/logs/": // the API server's answer for a node at 127.0.0.1
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"address not allowed","reason":"BadRequest","code":400}`)
+			_, _ = fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"address not allowed","reason":"BadRequest","code":400}`) // the client under test sees what arrived
 		case "/api/v1/nodes/n5/proxy/logs/":
 			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, "query not supported\nsecond line")
+			_, _ = fmt.Fprint(w, "query not supported\nsecond line") // the client under test sees what arrived
 		default:
 			status(http.StatusForbidden, "Forbidden")
 		}

@@ -48,9 +48,11 @@ func TestOutboxExactlyOnce(t *testing.T) {
 	if err := db.Delivered(due[0], t0); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	db = open(t, dir)
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	if err := db.Commit(nil, []*notify.Message{msg}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func TestOutboxExactlyOnce(t *testing.T) {
 
 func TestEvents(t *testing.T) {
 	db := open(t, t.TempDir())
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	evs := []Event{
 		{UID: "1", Kind: "Node", Name: "a", Time: t0, Reason: "NodeNotReady", Message: "Node a status is now: NodeNotReady"},
 		{UID: "2", Kind: "Node", Name: "a", Time: t0.Add(-2 * time.Hour), Reason: "Rebooted"},
@@ -142,7 +144,7 @@ func TestRefusedMessageHoldsUpNoOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	m := func(inc, status string) *notify.Message {
 		return &notify.Message{Key: inc + "/NodeNotReady/" + status, IncidentID: inc, Severity: "critical", Status: status, Title: inc + " " + status}
 	}
@@ -210,7 +212,9 @@ func TestCorruptFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, FileName)
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -229,7 +233,7 @@ func TestCorruptFile(t *testing.T) {
 	for _, readOnly := range []bool{true, false} {
 		db, err := Open(dir, []string{"slack"}, readOnly)
 		if err == nil {
-			db.Close()
+			_ = db.Close() // the test fails on the open already
 			t.Fatalf("readOnly=%v: a corrupt file opened", readOnly)
 		}
 		for _, want := range []string{path, "corrupt", "mv " + path + " " + path + ".corrupt"} {
@@ -245,7 +249,7 @@ func TestCorruptFile(t *testing.T) {
 // message and queued messages stay.
 func TestPrune(t *testing.T) {
 	db := open(t, t.TempDir())
-	defer db.Close()
+	defer func() { _ = db.Close() }() // a scratch store: a close error fails no check
 	old, recent := t0.Add(-100*24*time.Hour), t0.Add(-time.Hour)
 	ended := func(id string, at time.Time) *incident.Incident {
 		return &incident.Incident{ID: id, Key: "node/" + id + "/down", Status: incident.Resolved, Start: at.Add(-time.Hour), End: &at}
