@@ -85,7 +85,7 @@ func PromHandlers(mux *http.ServeMux, h History, now func() time.Time, lim Limit
 		end, err2 := parseTime(r.FormValue("end"), time.Time{})
 		step, err3 := parseDuration(r.FormValue("step"))
 		if err := errors.Join(err1, err2, err3); err != nil || start.IsZero() || end.IsZero() {
-			promError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("start, end and step are required: %v", err))
+			promError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("start, end and step are required: %w", err))
 			return
 		}
 		if step <= 0 || end.Sub(start)/step > 11000 {

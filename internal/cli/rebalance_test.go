@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -292,7 +293,7 @@ func TestRebalanceApply(t *testing.T) {
 	if len(r.Applied) != len(r.Moves) || len(evicted) == 0 || r.DryRun {
 		t.Errorf("applied %d of %d moves (evicted %v)", len(r.Applied), len(r.Moves), evicted)
 	}
-	if skippedCache != (err == errFindings) {
+	if skippedCache != errors.Is(err, errFindings) {
 		t.Errorf("a move refused by a PDB: %v, error %v; want exit 1 exactly when one was", skippedCache, err)
 	}
 	if !strings.Contains(errb.String(), "back at its desired replicas") && !strings.Contains(errb.String(), "evicted web/api") {

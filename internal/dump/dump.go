@@ -77,7 +77,7 @@ func Read(r io.Reader, name string) (*cluster.Snapshot, error) {
 	docs := 0
 	for {
 		tok, err := d.dec.ReadToken()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -265,7 +265,7 @@ func explain(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return errors.New("unexpected end of input (is the file truncated?)")
 	case errors.As(err, &se):
-		return fmt.Errorf("not valid JSON: %v", se.Err)
+		return fmt.Errorf("not valid JSON: %w", se.Err)
 	case errors.As(err, &me):
 		// Worded as encoding/json did, which users and scripts know, but
 		// naming the field.

@@ -155,7 +155,7 @@ func (c *Cluster) Wait(ctx context.Context, what string, cond func(context.Conte
 		select {
 		case <-ctx.Done():
 			if last != nil {
-				return fmt.Errorf("waiting for %s: %w (last error: %v)", what, ctx.Err(), last)
+				return fmt.Errorf("waiting for %s: %w (last error: %w)", what, ctx.Err(), last)
 			}
 			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 		case <-time.After(250 * time.Millisecond):

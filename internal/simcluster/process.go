@@ -86,7 +86,7 @@ func (p *process) exitedError() error {
 	if p.running() {
 		return nil
 	}
-	return fmt.Errorf("%s exited (%v); log %s ends:\n%s", p.name, p.err, p.logPath, p.logTail())
+	return fmt.Errorf("%s exited (%w); log %s ends:\n%s", p.name, p.err, p.logPath, p.logTail())
 }
 
 // freePorts reserves n distinct loopback ports.
