@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 )
@@ -60,7 +61,7 @@ func Parse(b []byte, keep func(name string) bool, extra labels.Labels, t int64) 
 		}
 		_, _, v := p.Series()
 		p.Labels(&lb)
-		name := lb.Get(labels.MetricName)
+		name := lb.Get(model.MetricNameLabel)
 		if keep != nil && !keep(name) {
 			continue
 		}

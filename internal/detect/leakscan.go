@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
@@ -139,11 +140,11 @@ func newLeakScan(rules HistoryRules) *leakScan {
 	}
 	if rules.LeakWindow >= time.Hour {
 		s.metric = `nodewatch:container_memory_working_set_bytes:max5m`
-		s.matchers = []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, s.metric)}
+		s.matchers = []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, s.metric)}
 	} else {
 		s.metric = `container_memory_working_set_bytes{container!="",container!="POD"}`
 		s.matchers = []*labels.Matcher{
-			labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, "container_memory_working_set_bytes"),
+			labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "container_memory_working_set_bytes"),
 			labels.MustNewMatcher(labels.MatchNotEqual, "container", ""),
 			labels.MustNewMatcher(labels.MatchNotEqual, "container", "POD"),
 		}
@@ -527,7 +528,7 @@ func nodeWorkingSets(ctx context.Context, db storage.Queryable, now time.Time) (
 	}
 	defer func() { _ = q.Close() }() // a querier only reads: its close error loses nothing
 	set := q.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
-		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, "container_memory_working_set_bytes"),
+		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "container_memory_working_set_bytes"),
 		labels.MustNewMatcher(labels.MatchNotEqual, "container", ""),
 		labels.MustNewMatcher(labels.MatchNotEqual, "container", "POD"))
 	used := map[string]float64{}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 
@@ -85,11 +86,11 @@ func (db *DB) Downsample(ctx context.Context, now time.Time) (int, error) {
 					continue
 				}
 				b := labels.NewBuilder(s.Metric)
-				b.Set(labels.MetricName, a.Name)
+				b.Set(model.MetricNameLabel, a.Name)
 				batch = append(batch, collect.Sample{Labels: b.Labels(), T: w.UnixMilli(), V: storedValue(a.Name, s.F)})
 			}
 		}
-		batch = append(batch, collect.Sample{Labels: labels.FromStrings(labels.MetricName, SparseMarker), T: w.UnixMilli(), V: 1})
+		batch = append(batch, collect.Sample{Labels: labels.FromStrings(model.MetricNameLabel, SparseMarker), T: w.UnixMilli(), V: 1})
 		if _, err := db.Append(ctx, batch); err != nil {
 			return n, err
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/nodewatch/nodewatch/internal/collect"
@@ -24,8 +25,8 @@ func BenchmarkDownsample(b *testing.B) {
 	mem := containers(1000)
 	cpu, ooms := make([]labels.Labels, len(mem)), make([]labels.Labels, len(mem))
 	for i, l := range mem {
-		cpu[i] = labels.NewBuilder(l).Set(labels.MetricName, "container_cpu_usage_seconds_total").Labels()
-		ooms[i] = labels.NewBuilder(l).Set(labels.MetricName, "container_oom_events_total").Labels()
+		cpu[i] = labels.NewBuilder(l).Set(model.MetricNameLabel, "container_cpu_usage_seconds_total").Labels()
+		ooms[i] = labels.NewBuilder(l).Set(model.MetricNameLabel, "container_oom_events_total").Labels()
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	start := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)

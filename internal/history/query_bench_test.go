@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -47,8 +48,8 @@ func fourteenDayStore(b *testing.B) (*DB, time.Time) {
 		aggMax := make([]labels.Labels, len(series))
 		aggAvg := make([]labels.Labels, len(series))
 		for i, l := range series {
-			aggMax[i] = labels.NewBuilder(l).Set(labels.MetricName, Aggregates[0].Name).Labels()
-			aggAvg[i] = labels.NewBuilder(l).Set(labels.MetricName, Aggregates[1].Name).Labels()
+			aggMax[i] = labels.NewBuilder(l).Set(model.MetricNameLabel, Aggregates[0].Name).Labels()
+			aggAvg[i] = labels.NewBuilder(l).Set(model.MetricNameLabel, Aggregates[1].Name).Labels()
 		}
 		r := rand.New(rand.NewPCG(5, 6))
 		start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

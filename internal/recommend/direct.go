@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/model/value"
@@ -72,7 +73,7 @@ func (d *directSource) windows(ctx context.Context, metric string, rose bool, w 
 func (d *directSource) marks(ctx context.Context, metric string) ([]int64, error) {
 	var out []int64
 	// The marker has no container label: none of the scope's matchers.
-	_, err := d.scan(ctx, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)}, d.mint, d.maxt, false, nil,
+	_, err := d.scan(ctx, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric)}, d.mint, d.maxt, false, nil,
 		func(_ labels.Labels, ps []promql.FPoint) {
 			for _, p := range ps {
 				out = append(out, p.T)
@@ -135,7 +136,7 @@ func (d *directSource) last(ctx context.Context, metric string, fn func(labels.L
 func (d *directSource) each(ctx context.Context, metric string, mint, maxt int64, last bool, skip func(labels.Labels) bool,
 	fn func(labels.Labels, []promql.FPoint),
 ) (int, error) {
-	ms := append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)}, d.matchers...)
+	ms := append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric)}, d.matchers...)
 	return d.scan(ctx, ms, mint, maxt, last, skip, fn)
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
@@ -302,7 +303,7 @@ func downsampleWithoutSparse(t *testing.T, db *history.DB, until time.Time) erro
 				return err
 			}
 			for _, s := range v.(promql.Vector) {
-				l := labels.NewBuilder(s.Metric).Set(labels.MetricName, a.Name).Labels()
+				l := labels.NewBuilder(s.Metric).Set(model.MetricNameLabel, a.Name).Labels()
 				batch = append(batch, collect.Sample{Labels: l, T: w.UnixMilli(), V: s.F})
 			}
 		}

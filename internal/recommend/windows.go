@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/promql"
@@ -55,7 +56,7 @@ func readWindows(ctx context.Context, src source, q historyQuery, metric string,
 	}
 	var hits []hit
 	keep := func(l labels.Labels, ts []time.Time) {
-		hits = append(hits, hit{labels.NewBuilder(l).Del(labels.MetricName).Labels(), ts})
+		hits = append(hits, hit{labels.NewBuilder(l).Del(model.MetricNameLabel).Labels(), ts})
 	}
 	// The runs of steps not covered, each read from the raw counter.
 	for t := start; t <= end; t += step {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/nodewatch/nodewatch/internal/incident"
 	"github.com/nodewatch/nodewatch/internal/notify"
@@ -57,7 +58,7 @@ func Open(dir string, sinks []string, readOnly bool) (*DB, error) {
 		return nil, fmt.Errorf("creating the data dir: %w", err)
 	}
 	b, err := openChecked(path, readOnly)
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w", path, ErrLocked)
 	}
 	if err != nil {
@@ -103,7 +104,7 @@ func openChecked(path string, readOnly bool) (b *bolt.DB, err error) {
 	}()
 	b, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
 	if err != nil {
-		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
 			return nil, corrupt(err)
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
