@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -126,7 +125,7 @@ func runCheck(ctx context.Context, g *globals, o *checkOptions) error {
 
 func loadSnapshot(ctx context.Context, g *globals, o *checkOptions) (*cluster.Snapshot, error) {
 	if o.file != "" {
-		var in io.Reader = g.In
+		in := g.In
 		name := "<stdin>"
 		if o.file != "-" {
 			f, err := os.Open(o.file)

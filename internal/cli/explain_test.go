@@ -65,7 +65,7 @@ func TestExplainGolden(t *testing.T) {
 		if err := report.Write(&b, format, x, func(w io.Writer) error { return explainText(w, &x) }); err != nil {
 			t.Fatal(err)
 		}
-		golden.Assert(t, "explain-node."+string(format), []byte(b.String()))
+		golden.Assert(t, "explain-node."+string(format), b.Bytes())
 	}
 }
 

@@ -38,7 +38,7 @@ func TestSuspectsFromIncidents(t *testing.T) {
 	if err := suspectsText(&out, ranked); err != nil {
 		t.Fatal(err)
 	}
-	golden.Assert(t, "suspects.text", []byte(out.String()))
+	golden.Assert(t, "suspects.text", out.Bytes())
 	if ranked[0].Name != "unanswered-emails" || ranked[1].Score != 0 {
 		t.Errorf("ranking %+v", ranked)
 	}

@@ -71,7 +71,7 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("MaxMoves must not be negative, got %d", o.MaxMoves))
 	}
 	if o.Tolerance <= 0 || o.Tolerance >= 1 {
-		errs = append(errs, fmt.Errorf("Tolerance must be between 0 and 1 (a share of allocatable), got %g", o.Tolerance))
+		errs = append(errs, fmt.Errorf("Tolerance must be between 0 and 1 (a share of allocatable), got %g", o.Tolerance)) //nolint:staticcheck // ST1005: names the field, as MaxMoves above
 	}
 	return errors.Join(errs...)
 }

@@ -78,7 +78,6 @@ var envValues = []string{
 func (g *gen) planPods() {
 	total := g.c.Pods
 	used := map[string]bool{}
-	var ws []*workload
 
 	// DaemonSets: one pod per node, as many as fit in a tenth of the pods.
 	daemonSets := []struct{ ns, name, image, cpu, mem string }{
@@ -102,7 +101,6 @@ func (g *gen) planPods() {
 		for i := range g.nodes {
 			g.addPod(used, w, d.name+"-"+g.suffix(5), i)
 		}
-		ws = append(ws, w)
 	}
 
 	// A few pods no node can take.
@@ -149,7 +147,6 @@ func (g *gen) planPods() {
 			}
 			g.addPod(used, w, name, g.rng.IntN(len(g.nodes)))
 		}
-		ws = append(ws, w)
 	}
 	sortPods(g.pods)
 	for i := range g.pods {

@@ -27,7 +27,7 @@ var _ notify.Notifier = (*Notifier)(nil)
 func New(webhookURL string, client *http.Client) (*Notifier, error) {
 	u, err := url.Parse(webhookURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("slack webhook URL %s: want an http(s) URL such as https://hooks.slack.com/services/...", notify.Redact(webhookURL))
+		return nil, fmt.Errorf("slack webhook URL %s: want an http(s) URL such as https://hooks.slack.com/services/...", notify.Redact(webhookURL)) //nolint:staticcheck // ST1005: the ellipsis is part of the example URL
 	}
 	if client == nil {
 		// A redirect would carry the message (and the webhook's secret
