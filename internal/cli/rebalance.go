@@ -30,7 +30,6 @@ type rebalanceOptions struct {
 	timeout, waitTime  time.Duration
 	poll               time.Duration
 	plan               rebalance.Options
-	includeKubeSystem  bool
 }
 
 func newRebalance(g *globals) *cobra.Command {

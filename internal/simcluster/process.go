@@ -2,7 +2,6 @@ package simcluster
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -113,5 +112,3 @@ func writeFile(dir, name, content string) (string, error) {
 	p := filepath.Join(dir, name)
 	return p, os.WriteFile(p, []byte(content), 0o600)
 }
-
-var errStopped = errors.New("simulated cluster stopped")
