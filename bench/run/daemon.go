@@ -32,13 +32,13 @@ func startDaemon(bin, kubeconfig, dataDir, logPath string, env []string, args ..
 		return nil, err
 	}
 	addr := l.Addr().String()
-	_ = l.Close() // only its port was wanted
-	logf, err := os.Create(logPath)
+	_ = l.Close()                   // only its port was wanted
+	logf, err := os.Create(logPath) //nolint:gosec // G304: the harness's own log path
 	if err != nil {
 		return nil, err
 	}
 	all := append([]string{"run", "--kubeconfig", kubeconfig, "--data-dir", dataDir, "--listen", addr}, args...)
-	cmd := exec.Command(bin, all...)
+	cmd := exec.Command(bin, all...) //nolint:gosec // G204: the nodewatch binary this harness built
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -157,7 +157,7 @@ func run(ctx context.Context, o options) (err error) {
 	if bin == "" {
 		bin = filepath.Join(work, "nodewatch")
 		logf("building %s", bin)
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/nodewatch")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/nodewatch") //nolint:gosec // G204: builds into the harness's own output path
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("building nodewatch (run from the repository root): %w", err)
@@ -185,15 +185,15 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	v, _ := exec.Command(bin, "version").Output()
+	v, _ := exec.Command(bin, "version").Output() //nolint:gosec // G204: the binary this harness built
 	fmt.Printf("\nnodewatch: %s\nmachine: %s\nreproduce: %s\n", strings.TrimSpace(string(v)), machine(), reproduce())
 	if o.out != "" {
-		if err := os.MkdirAll(o.out, 0o755); err != nil {
+		if err := os.MkdirAll(o.out, 0o750); err != nil {
 			return err
 		}
 		b, _ := json.MarshalIndent(result, "", "  ")
 		path := filepath.Join(o.out, o.scenario+".json")
-		if err := os.WriteFile(path, b, 0o644); err != nil {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
 			return err
 		}
 		fmt.Printf("raw samples: %s\n", path)

@@ -175,7 +175,7 @@ func measure(ctx context.Context, o options, c *simcluster.Cluster, bin, work st
 	d.stop()
 	// Live heap after each GC in the window, from the gctrace lines; if
 	// none ran in the window, the last one before it.
-	b, _ := os.ReadFile(logPath)
+	b, _ := os.ReadFile(logPath) //nolint:gosec // G304: the daemon's log this harness wrote
 	var live []float64
 	last := math.NaN()
 	winStart, winEnd := from.Sub(d.started).Seconds(), time.Since(d.started).Seconds()

@@ -26,7 +26,7 @@ func populate(ctx context.Context, o options, c *simcluster.Cluster, prefix stri
 	for done := 0; done < pods; {
 		i := (podsBefore + done) / 100
 		replicas := min(100, pods-done)
-		w := simcluster.Workload{Namespace: fmt.Sprintf("bench-%03d", i/3), Name: fmt.Sprintf("app-%04d", i), Replicas: int32(replicas)}
+		w := simcluster.Workload{Namespace: fmt.Sprintf("bench-%03d", i/3), Name: fmt.Sprintf("app-%04d", i), Replicas: int32(replicas)} //nolint:gosec // G115: at most 100
 		if i%2 == 0 {
 			w.MemoryRequest, w.MemoryLimit = "64Mi", "128Mi"
 		}

@@ -89,7 +89,7 @@ func TestCostlyQueryRefused(t *testing.T) {
 	if took > history.DefaultQueryLimits.Timeout {
 		t.Errorf("the refusal took %s, more than the query timeout", took)
 	}
-	grew := int64(peak.Load()) - int64(before.HeapAlloc)
+	grew := int64(peak.Load()) - int64(before.HeapAlloc) //nolint:gosec // G115: heap sizes fit in int64
 	t.Logf("refused in %s; heap grew by at most %d MB", took.Round(time.Millisecond), grew>>20)
 	if grew > 512<<20 {
 		t.Errorf("the heap grew by %d MB for one refused query", grew>>20)

@@ -75,11 +75,11 @@ func KubeletAuthFrom(rc *rest.Config, caFile string) (KubeletAuth, error) {
 	var err error
 	switch {
 	case caFile != "":
-		k.CA, err = os.ReadFile(caFile)
-	case len(rc.TLSClientConfig.CAData) > 0:
-		k.CA = rc.TLSClientConfig.CAData
-	case rc.TLSClientConfig.CAFile != "":
-		k.CA, err = os.ReadFile(rc.TLSClientConfig.CAFile)
+		k.CA, err = os.ReadFile(caFile) //nolint:gosec // G304: --kubelet-certificate-authority, the operator's path
+	case len(rc.CAData) > 0:
+		k.CA = rc.CAData
+	case rc.CAFile != "":
+		k.CA, err = os.ReadFile(rc.CAFile)
 	}
 	if err != nil {
 		return k, fmt.Errorf("reading the kubelets' CA: %w", err)

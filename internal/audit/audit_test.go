@@ -22,7 +22,7 @@ var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 func list(kv ...string) corev1.ResourceList {
 	l := corev1.ResourceList{}
 	for i := 0; i < len(kv); i += 2 {
-		l[corev1.ResourceName(kv[i])] = apiresource.MustParse(kv[i+1])
+		l[corev1.ResourceName(kv[i])] = apiresource.MustParse(kv[i+1]) //nolint:gosec // G602: kv holds name, value pairs
 	}
 	return l
 }

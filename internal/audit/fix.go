@@ -35,7 +35,7 @@ func (a *auditor) fixEach(w *workload, refs []ContainerRef, args []string, conta
 		cmds = []string{cmd("", args[0])}
 	default:
 		for i, r := range refs {
-			cmds = append(cmds, cmd(" -c "+r.Name, args[i]))
+			cmds = append(cmds, cmd(" -c "+r.Name, args[i])) //nolint:gosec // G602: args has one entry per ref (workload.go builds them together)
 		}
 	}
 	line := strings.Join(cmds, " && ")

@@ -68,7 +68,7 @@ func rebalanceCluster() []runtime.Object {
 		rs := name + "-6b7c8d9f"
 		objs = append(objs, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: rs, UID: types.UID(rs),
 			OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: name, Controller: ptr(true), APIVersion: "apps/v1"}}},
-			Spec: appsv1.ReplicaSetSpec{Replicas: ptr(int32(len(nodes))), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}}})
+			Spec: appsv1.ReplicaSetSpec{Replicas: ptr(int32(len(nodes))), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}}}) //nolint:gosec // G115: a handful of nodes
 		for i, n := range nodes {
 			objs = append(objs, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-%c%c%c%c%c", rs, 'a'+i, 'b', 'c', 'd', 'e'),
 				UID: types.UID(fmt.Sprintf("%s-%d", name, i)), Labels: map[string]string{"app": name, "pod-template-hash": "6b7c8d9f"},

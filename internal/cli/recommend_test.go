@@ -170,7 +170,7 @@ func historyServer(t *testing.T, downsample bool) recommend.History {
 func quantities(kv ...string) corev1.ResourceList {
 	l := corev1.ResourceList{}
 	for i := 0; i < len(kv); i += 2 {
-		l[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+		l[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1]) //nolint:gosec // G602: kv holds name, value pairs
 	}
 	return l
 }

@@ -117,7 +117,7 @@ func TestTokenStaysWithTheKubelet(t *testing.T) {
 		}
 		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
 		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: host}}
-		n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(portN)
+		n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(portN) //nolint:gosec // G109: a port of httptest's, below 65536
 		return n
 	}
 	attacks := map[string]string{

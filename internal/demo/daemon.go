@@ -45,13 +45,13 @@ func startDaemon(ctx context.Context, bin, kubeconfig, dir string) (*daemon, err
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "nodewatch.log")
-	logf, err := os.Create(logPath)
+	logf, err := os.Create(logPath) //nolint:gosec // G304: in the demo's own temporary directory
 	if err != nil {
 		return nil, err
 	}
 	args := append([]string{"run", "--kubeconfig", kubeconfig, "--data-dir", filepath.Join(dir, "nodewatch-data"),
 		"--listen", addr, "--external-url", "http://" + addr}, daemonFlags...)
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, args...) //nolint:gosec // G204: the nodewatch binary the demo was given
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -180,7 +180,7 @@ func logfmt(line string) map[string]string {
 // tail follows the daemon's log from its start until ctx ends, handing
 // every ALERT line to onAlert.
 func tail(ctx context.Context, path string, onAlert func(alert)) error {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: the daemon's log in the demo's temporary directory
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	_, _ = fmt.Fprintf(o.Out, "Working directory: %s (removed at the end)\n", dir)
 	defer func() {
 		if err != nil && !errors.Is(err, context.Canceled) {
-			if b, rerr := os.ReadFile(filepath.Join(dir, "nodewatch.log")); rerr == nil && len(b) > 0 {
+			if b, rerr := os.ReadFile(filepath.Join(dir, "nodewatch.log")); rerr == nil && len(b) > 0 { //nolint:gosec // G304: the demo's own temporary directory
 				p.say("The end of nodewatch's log, for the error below")
 				p.line("%s", lastLines(string(b), 30))
 			}
@@ -273,7 +273,7 @@ type cli struct {
 func (c *cli) run(ctx context.Context, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, args...)
+	cmd := exec.CommandContext(ctx, c.bin, args...) //nolint:gosec // G204: the nodewatch binary the demo was given, with the story's arguments
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()

@@ -142,7 +142,7 @@ func incrementalPasses(b *testing.B, d *rulesData, window time.Duration) {
 	b.ReportMetric(float64(withNew[len(withNew)-1].Microseconds())/1000, "ms-new-window-max")
 	b.ReportMetric(float64(without[len(without)/2].Microseconds())/1000, "ms-no-new-p50")
 	b.ReportMetric(float64(judged[len(judged)-1]), "judged-max")
-	b.ReportMetric(float64(int64(ms1.HeapAlloc)-int64(ms0.HeapAlloc))/(1<<20), "MiB-kept")
+	b.ReportMetric(float64(int64(ms1.HeapAlloc)-int64(ms0.HeapAlloc))/(1<<20), "MiB-kept") //nolint:gosec // G115: heap sizes fit in int64
 	b.ReportMetric(float64(len(full)), "findings")
 }
 

@@ -275,7 +275,7 @@ func (s *leakScan) newSeriesPoints(l labels.Labels) *seriesPoints {
 		t: make([]int64, 0, s.points), v: make([]float64, 0, s.points)}
 	if s.bucket > 0 {
 		step := (5 * time.Minute).Milliseconds()
-		p.phase = int64(l.Hash()%uint64(s.bucket.Milliseconds()/step)) * step
+		p.phase = int64(l.Hash()%uint64(s.bucket.Milliseconds()/step)) * step //nolint:gosec // G115: bucket is whole hours (leakBucket), the remainder below it
 	}
 	return p
 }
@@ -345,7 +345,7 @@ func (s *leakScan) scan(ctx context.Context, db storage.Queryable, pods map[stri
 	for i, sh := range s.shards {
 		wg.Go(func() {
 			sh.found, sh.judged = sh.found[:0], 0
-			sh.err = sh.scan(ctx, db, s, uint64(i), uint64(n), full, mint, from, end, pods, now)
+			sh.err = sh.scan(ctx, db, s, uint64(i), uint64(n), full, mint, from, end, pods, now) //nolint:gosec // G115: a shard's index and count, never negative
 		})
 	}
 	wg.Wait()

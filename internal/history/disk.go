@@ -33,7 +33,7 @@ func checkFree(dir string, minFree int64) error {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return nil
 	}
-	if free := int64(st.Bavail) * int64(st.Bsize); free < minFree {
+	if free := int64(st.Bavail) * int64(st.Bsize); free < minFree { //nolint:gosec // G115: a file system's free bytes fit in int64 (8 EiB)
 		return &DiskFullError{Dir: dir, Free: free, MinFree: minFree}
 	}
 	return nil

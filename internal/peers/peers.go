@@ -38,7 +38,7 @@ func Binary(t testing.TB, name, envBin string) string {
 		testenv.Missing(t, EnvRequire, msg)
 	}
 	if bin := os.Getenv(envBin); bin != "" {
-		if st, err := os.Stat(bin); err != nil || st.IsDir() {
+		if st, err := os.Stat(bin); err != nil || st.IsDir() { //nolint:gosec // G703: the developer's own override of the binary
 			missing("$%s=%s is not a file", envBin, bin)
 		}
 		return bin
@@ -48,7 +48,7 @@ func Binary(t testing.TB, name, envBin string) string {
 		t.Fatal(err)
 	}
 	script := filepath.Join(root, "hack", "build-peers.sh")
-	cmd := exec.Command("bash", script)
+	cmd := exec.Command("bash", script) //nolint:gosec // G204: the repository's own build script
 	cmd.Env = append(os.Environ(), "NODEWATCH_PEERS_CHECK_ONLY=1")
 	// The script exits 1 when any peer is missing; this one may be there.
 	out, _ := cmd.Output()
@@ -107,12 +107,12 @@ func Start(t testing.TB, name, bin, readyPath string, args func(addr string, att
 			t.Fatal(err)
 		}
 		logPath := filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, attempt))
-		logFile, err := os.Create(logPath)
+		logFile, err := os.Create(logPath) //nolint:gosec // G304: in the test's temporary directory
 		if err != nil {
 			t.Fatal(err)
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		cmd := exec.Command(bin, args(addr, attempt)...)
+		cmd := exec.Command(bin, args(addr, attempt)...) //nolint:gosec // G204: the peer hack/build-peers.sh built
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		setPdeathsig(cmd)
 		if err := cmd.Start(); err != nil {
@@ -131,14 +131,14 @@ func Start(t testing.TB, name, bin, readyPath string, args func(addr string, att
 			t.Cleanup(func() {
 				stop()
 				if t.Failed() {
-					b, _ := os.ReadFile(logPath)
+					b, _ := os.ReadFile(logPath) //nolint:gosec // G304: the peer's log, written above
 					t.Logf("%s's log (%s):\n%s", name, logPath, Tail(b, 16000))
 				}
 			})
 			return base
 		}
 		stop()
-		b, _ := os.ReadFile(logPath)
+		b, _ := os.ReadFile(logPath) //nolint:gosec // G304: the peer's log, written above
 		t.Logf("%s attempt %d on %s: %v\n%s", name, attempt+1, addr, lastErr, Tail(b, 4000))
 	}
 	t.Fatalf("%s did not become ready: %v", name, lastErr)

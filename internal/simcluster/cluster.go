@@ -50,7 +50,7 @@ type Cluster struct {
 	order []string
 }
 
-const adminToken = "nodewatch-simcluster-admin"
+const adminToken = "nodewatch-simcluster-admin" //nolint:gosec // G101: the simulated cluster's, on loopback only
 
 // Start brings the cluster up and waits until the API server is ready.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
@@ -121,7 +121,7 @@ func (c *Cluster) Dir() string { return c.dir }
 
 func (c *Cluster) prepare() error {
 	for _, d := range []string{"logs", "etcd", "pki", "certs"} {
-		if err := os.MkdirAll(filepath.Join(c.dir, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(c.dir, d), 0o750); err != nil {
 			return err
 		}
 	}

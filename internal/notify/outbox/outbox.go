@@ -317,6 +317,6 @@ func (s *Sender) backoff(attempts int) time.Duration {
 		d *= 2
 	}
 	d = min(d, s.opts.MaxBackoff)
-	jitter := 0.8 + 0.4*rand.Float64()
+	jitter := 0.8 + 0.4*rand.Float64() //nolint:gosec // G404: retry jitter, no secret
 	return time.Duration(float64(d) * jitter)
 }

@@ -36,7 +36,7 @@ var Epoch = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 // deterministically from seed.
 func Traces(days int, step time.Duration, seed uint64) []Trace {
 	mk := func(name string, i uint64, f func(r *rand.Rand, h float64) (mem, cpu float64)) Trace {
-		r := rand.New(rand.NewPCG(seed, i))
+		r := rand.New(rand.NewPCG(seed, i)) //nolint:gosec // G404: synthetic traces, reproducible from the seed
 		t := Trace{Name: name, Start: Epoch, Step: step}
 		n := int(time.Duration(days) * 24 * time.Hour / step)
 		for k := range n {
@@ -66,7 +66,7 @@ func Traces(days int, step time.Duration, seed uint64) []Trace {
 	// the input: lognormal around 1.5 GiB (σ 0.12), at most 2.2 GiB.
 	spiky := mk("spiky batch", 3, func(r *rand.Rand, h float64) (float64, float64) {
 		if math.Mod(h*60, 240) < 15 {
-			in := rand.New(rand.NewPCG(seed, 1000+uint64(h/4)))
+			in := rand.New(rand.NewPCG(seed, 1000+uint64(h/4))) //nolint:gosec // G404: synthetic traces, reproducible from the seed
 			top := math.Min(1.5*gib*math.Exp(0.12*in.NormFloat64()), 2.2*gib)
 			return top + r.NormFloat64()*10*mib, 1.5 + r.NormFloat64()*0.1
 		}
@@ -105,7 +105,7 @@ func Traces(days int, step time.Duration, seed uint64) []Trace {
 // 4–12 minutes long, filling from 80 MiB to a peak of 600–900 MiB at one
 // core.
 func cronJob(days int, step time.Duration, seed uint64) Trace {
-	r := rand.New(rand.NewPCG(seed, 7))
+	r := rand.New(rand.NewPCG(seed, 7)) //nolint:gosec // G404: synthetic traces, reproducible from the seed
 	n := int(time.Duration(days) * 24 * time.Hour / step)
 	t := Trace{Name: "CronJob runs", Batch: true, Start: Epoch, Step: step,
 		Memory: make([]float64, n), CPU: make([]float64, n), Run: make([]int, n)}
