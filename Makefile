@@ -94,6 +94,25 @@ clean:
 eval-recommend:
 	$(GO) run ./bench/eval-recommend -seeds 10 -held-out 40
 
+# The container image of HEAD, built without a container engine (hack/image):
+# an OCI layout in bin/image/oci and the same as one tar,
+# bin/image/nodewatch.oci.tar (podman pull oci-archive:TAR:VERSION, skopeo
+# copy oci-archive:), for linux/amd64 and linux/arm64, with an SPDX SBOM per
+# platform; the same commit gives the same digest. At the lowest priority, one
+# Go process (a cold build cross-compiles for minutes).
+.PHONY: image image-test podman
+image:
+	GOMAXPROCS=1 nice -n 19 $(GO) run ./hack/image -out bin/image
+
+# Builds the image twice and checks it: digests equal, layout, platforms,
+# config, files, SBOMs, the amd64 binary run, and run by podman.
+image-test: podman
+	NODEWATCH_REQUIRE_PODMAN=1 GOMAXPROCS=1 nice -n 19 $(GO) test -count=1 -timeout 40m -v ./hack/image
+
+# Debian's podman, and runc: crun 1.8 refuses cgroup v1 hybrid mounts.
+podman:
+	@command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 || { echo "installing podman and runc (apt-get)"; $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null; }
+
 # helm v4, built once from the Go module proxy into ~/.cache/nodewatch/tools.
 .PHONY: helm chart-test
 helm:
