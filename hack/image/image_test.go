@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -140,7 +141,7 @@ func TestImage(t *testing.T) {
 			if cf.Config.User != "65532:65532" || !slices.Equal(cf.Config.Entrypoint, []string{"/nodewatch"}) || len(cf.Config.Cmd) != 0 {
 				t.Errorf("user %q entrypoint %q cmd %q, want 65532:65532, [/nodewatch], none", cf.Config.User, cf.Config.Entrypoint, cf.Config.Cmd)
 			}
-			if !cf.Created.Time.Equal(first.Created) {
+			if !cf.Created.Equal(first.Created) {
 				t.Errorf("created %s, want the commit's %s", cf.Created, first.Created)
 			}
 			want := map[string]string{
@@ -288,12 +289,12 @@ func layerFiles(t *testing.T, img v1.Image) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // a read of a blob in memory or on local disk: nothing to report
 	files := map[string][]byte{}
 	tr := tar.NewReader(rc)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return files
 		}
 		if err != nil {
