@@ -37,10 +37,11 @@ browser:
 demo: build simcluster
 	$(GO) run ./hack/demo --nodewatch $(BIN)
 
-# Every test: unit tests with the race detector, fuzz targets briefly, and
-# the end-to-end tests on the simulated cluster, which may not skip here.
+# Every test: unit tests with the race detector, fuzz targets briefly, the
+# Helm chart rendered and checked, the image built twice and run, and the
+# end-to-end tests on the simulated cluster, which may not skip here.
 # Phase by phase, the quick checks first, each phase's time printed.
-TEST_PHASES := vet lint simcluster peers browser unit fuzz e2e
+TEST_PHASES := vet lint chart-test simcluster peers browser unit fuzz image-test e2e
 test:
 	@start=$$SECONDS; for p in $(TEST_PHASES); do \
 		t=$$SECONDS; echo "== $$p"; \
