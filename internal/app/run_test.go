@@ -10,6 +10,8 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clientfeatures "k8s.io/client-go/features"
+	clientfeaturestesting "k8s.io/client-go/features/testing"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/nodewatch/nodewatch/internal/config"
@@ -33,8 +35,9 @@ func readyNode(name string, status corev1.ConditionStatus) *corev1.Node {
 func TestDaemonInProcess(t *testing.T) {
 	// The fake clientset cannot stream a watch's initial events (client-go's
 	// WatchListClient); the informers list and watch instead, as they do
-	// against an API server without it.
-	t.Setenv("KUBE_FEATURE_WatchListClient", "false")
+	// against an API server without it. (The feature's environment
+	// variable is read once per process: another test may have read it.)
+	clientfeaturestesting.SetFeatureDuringTest(t, clientfeatures.WatchListClient, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	client := fake.NewClientset()

@@ -52,7 +52,9 @@ func TestDeployRBAC(t *testing.T) {
 	for _, c := range []struct{ args, want string }{
 		{"list nodes", "yes"}, {"delete nodes", "no"},
 		{"watch leases.coordination.k8s.io -n kube-node-lease", "yes"}, {"list leases.coordination.k8s.io -n kube-system", "no"},
-		{"get nodes/metrics", "yes"}, {"get nodes/stats", "no"}, {"get nodes/proxy", "no"}, {"get secrets -A", "no"},
+		// kubectl reads "nodes/stats" as the node named stats: subresources by flag.
+		{"get nodes --subresource=metrics", "yes"}, {"get nodes --subresource=stats", "no"}, {"get nodes --subresource=proxy", "no"},
+		{"get secrets -A", "no"},
 	} {
 		args := append([]string{"--kubeconfig", kcPath, "auth", "can-i"}, strings.Fields(c.args)...)
 		out, _ := exec.CommandContext(ctx, "kubectl", args...).Output()
