@@ -163,7 +163,7 @@ func receivedResolved(t *testing.T, am string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	total := 0.0
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {

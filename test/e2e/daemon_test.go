@@ -37,7 +37,7 @@ func startDaemon(t *testing.T, kubeconfig, dataDir string, env []string, args ..
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	logf, err := os.CreateTemp(t.TempDir(), "nodewatch-*.log")
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func startDaemon(t *testing.T, kubeconfig, dataDir string, env []string, args ..
 		t.Fatal(err)
 	}
 	d := &daemon{t: t, cmd: cmd, addr: addr, logPath: logf.Name(), done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(d.done) }()
+	go func() { _ = cmd.Wait(); _ = logf.Close(); close(d.done) }()
 	t.Cleanup(func() {
 		d.kill()
 		if t.Failed() {
@@ -63,7 +63,7 @@ func startDaemon(t *testing.T, kubeconfig, dataDir string, env []string, args ..
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return d
 			}
@@ -107,7 +107,7 @@ func (d *daemon) queued(sink string) int {
 	if err != nil {
 		return -1
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	prefix := `nodewatch_notifications_queued{sink="` + sink + `"} `
 	for _, line := range strings.Split(string(b), "\n") {
@@ -128,7 +128,7 @@ func (d *daemon) metric(name string) float64 {
 	if err != nil {
 		return -1
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {

@@ -111,7 +111,7 @@ func TestDashboard(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var incs []incident.Incident
 		if json.NewDecoder(resp.Body).Decode(&incs) != nil {
 			return false

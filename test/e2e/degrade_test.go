@@ -106,7 +106,7 @@ func TestRunDegrades(t *testing.T) {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"errorType":"execution"`) {
 			t.Errorf("answer %d %s, want 422 execution", resp.StatusCode, body)
 		}
@@ -126,14 +126,14 @@ func TestRunDegrades(t *testing.T) {
 		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
 			t.Errorf("a cross-site POST: %v %v, want 403", resp, err)
 		} else {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		req, _ = http.NewRequest(http.MethodGet, "http://"+d.addr+"/api/v1/incidents", nil)
 		req.Host = "attacker.example"
 		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
 			t.Errorf("a foreign Host (DNS rebinding): %v %v, want 403", resp, err)
 		} else {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		d.stop()
 	})

@@ -28,7 +28,7 @@ func promQuery(t *testing.T, addr, q, by string) map[string]float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	var r struct {
 		Status string
