@@ -103,26 +103,11 @@ func (d *daemon) stop() {
 // queued reads nodewatch_notifications_queued for a sink from /metrics
 // (-1 if unreadable).
 func (d *daemon) queued(sink string) int {
-	resp, err := http.Get("http://" + d.addr + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, _ := io.ReadAll(resp.Body)
-	prefix := `nodewatch_notifications_queued{sink="` + sink + `"} `
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, prefix); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return -1
-			}
-			return n
-		}
-	}
-	return -1
+	return int(d.metric(`nodewatch_notifications_queued{sink="` + sink + `"}`))
 }
 
-// metric reads one unlabelled series' value from /metrics (-1 if absent).
+// metric reads one series' value from /metrics, named as exposed with its
+// labels (-1 if absent).
 func (d *daemon) metric(name string) float64 {
 	resp, err := http.Get("http://" + d.addr + "/metrics")
 	if err != nil {
