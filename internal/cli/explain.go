@@ -134,7 +134,7 @@ queries (Kubernetes 1.27+, NodeLogQuery; needs get on nodes/proxy).`,
 			return report.Write(g.Out, format, x, func(w io.Writer) error { return explainText(w, &x) })
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the running daemon (history and incidents)")
+	g.nodewatchURLVar(cmd.Flags(), &server, "the running daemon (history and incidents)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./nodewatch-data", "the data dir to read incidents from when no daemon answers")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	sinceVar(cmd.Flags(), &since, "since", 6*time.Hour, "how far back to look, e.g. 6h or 7d (for an incident: before it began)")

@@ -46,3 +46,23 @@ func sinceVar(f *pflag.FlagSet, p *time.Duration, name string, def time.Duration
 	*p = def
 	f.Var(dayDuration{p}, name, usage)
 }
+
+// EnvNodewatchURL names the running daemon for every command that reads
+// from it, as --nodewatch-url does.
+const EnvNodewatchURL = "NODEWATCH_URL"
+
+// nodewatchURLVar binds --nodewatch-url: the running daemon's address
+// (default $NODEWATCH_URL, else http://127.0.0.1:8080). --server, its
+// name before, is kept as a deprecated alias for one release: every
+// kubectl user reads --server as the API server's.
+func (g *globals) nodewatchURLVar(f *pflag.FlagSet, p *string, usage string) {
+	def := "http://127.0.0.1:8080"
+	if g.getenv != nil {
+		if v := g.getenv(EnvNodewatchURL); v != "" {
+			def = v
+		}
+	}
+	f.StringVar(p, "nodewatch-url", def, usage+" (default $"+EnvNodewatchURL+")")
+	f.StringVar(p, "server", def, "deprecated: --nodewatch-url")
+	_ = f.MarkDeprecated("server", "use --nodewatch-url (--server names the API server in kubectl)")
+}

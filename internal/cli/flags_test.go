@@ -40,3 +40,32 @@ func TestSinceEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestNodewatchURL: the daemon's address is --nodewatch-url (default
+// $NODEWATCH_URL) in every command that reads from it; --server, its old
+// name, still works for one release, saying it is deprecated.
+func TestNodewatchURL(t *testing.T) {
+	for _, cmd := range []string{"incidents", "suspects", "explain", "history", "leaks", "recommend", "rebalance", "top"} {
+		g := &globals{getenv: func(k string) string {
+			if k == EnvNodewatchURL {
+				return "http://nodewatch.monitoring:8080"
+			}
+			return ""
+		}}
+		c, _, err := newRoot(g).Find([]string{cmd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := c.Flags().Lookup("nodewatch-url")
+		if f == nil || f.DefValue != "http://nodewatch.monitoring:8080" {
+			t.Errorf("%s: --nodewatch-url %+v, want the default from $%s", cmd, f, EnvNodewatchURL)
+			continue
+		}
+		if err := c.Flags().Set("server", "http://old:8080"); err != nil || f.Value.String() != "http://old:8080" {
+			t.Errorf("%s --server: %v, --nodewatch-url now %s", cmd, err, f.Value)
+		}
+		if s := c.Flags().Lookup("server"); s.Deprecated == "" {
+			t.Errorf("%s: --server is not marked deprecated", cmd)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func newHistory(g *globals) *cobra.Command {
 			return report.Write(g.Out, format, hist, func(w io.Writer) error { return historyText(w, hist, since) })
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the nodewatch daemon (or a Prometheus) to read history from")
+	g.nodewatchURLVar(cmd.Flags(), &server, "the nodewatch daemon (or a Prometheus) to read history from")
 	cmd.Flags().StringVarP(&container, "container", "c", "", "only this container")
 	sinceVar(cmd.Flags(), &since, "since", 6*time.Hour, "how far back to look, e.g. 6h or 7d")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")

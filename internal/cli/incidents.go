@@ -42,7 +42,7 @@ func newIncidents(g *globals) *cobra.Command {
 			return report.Write(g.Out, format, list, func(w io.Writer) error { return incidentsText(w, list, g.now()) })
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the running daemon's --listen address")
+	g.nodewatchURLVar(cmd.Flags(), &server, "the running daemon's --listen address")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./nodewatch-data", "the data dir to read when no daemon answers")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	return cmd
@@ -67,7 +67,7 @@ func loadIncidents(ctx context.Context, server, dataDir string) ([]incident.Inci
 	}
 	db, err := store.Open(dataDir, nil, true)
 	if errors.Is(err, store.ErrLocked) {
-		return nil, "", fmt.Errorf("%w, but it did not answer at %s: pass its --listen address with --server", err, server)
+		return nil, "", fmt.Errorf("%w, but it did not answer at %s: pass its --listen address with --nodewatch-url", err, server)
 	}
 	if err != nil {
 		return nil, "", err

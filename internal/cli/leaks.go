@@ -73,7 +73,7 @@ moved by spikes. Short history says "not enough data" instead of guessing.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&server, "server", "http://127.0.0.1:8080", "the nodewatch daemon (or a Prometheus) to read history from")
+	g.nodewatchURLVar(f, &server, "the nodewatch daemon (or a Prometheus) to read history from")
 	sinceVar(f, &since, "since", 6*time.Hour, "how much history to judge, e.g. 6h or 7d")
 	f.BoolVar(&all, "all", false, "list every container's verdict, not only leaks")
 	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")

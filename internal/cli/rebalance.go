@@ -94,7 +94,7 @@ bound to a zone or node.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "http://127.0.0.1:8080", "the nodewatch daemon (or a Prometheus) to read usage from")
+	g.nodewatchURLVar(f, &o.server, "the nodewatch daemon (or a Prometheus) to read usage from")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or yaml")
 	f.Var(&o.window, "window", "usage is each pod's peak working set over this long")
 	f.BoolVar(&o.dryRun, "dry-run", true, "only show the plan (the default)")
@@ -171,7 +171,7 @@ func runRebalance(ctx context.Context, g *globals, o *rebalanceOptions, format r
 	defer cancel()
 	in, notes, err := readRebalanceInput(readCtx, client, a, time.Duration(o.window), g.now())
 	if err != nil {
-		return fmt.Errorf("%w (is nodewatch run serving at %s? see --server)", err, o.server)
+		return fmt.Errorf("%w (is nodewatch run serving at %s? see --nodewatch-url)", err, o.server)
 	}
 	r := RebalanceReport{Generated: g.now(), Server: o.server, Window: o.window.String(), DryRun: !o.apply, Plan: rebalance.Make(in, o.plan)}
 	r.Assumptions = append(r.Assumptions, notes...)

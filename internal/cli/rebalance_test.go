@@ -108,7 +108,7 @@ func runRebalanceWith(t *testing.T, client kubernetes.Interface, a promv1.API, a
 	}
 	cmd := rebalanceCommand(g, func(string) (kubernetes.Interface, promv1.API, error) { return client, a, nil })
 	root.AddCommand(cmd)
-	root.SetArgs(append([]string{"rebalance", "--server", "http://nodewatch.test:8080"}, args...))
+	root.SetArgs(append([]string{"rebalance", "--nodewatch-url", "http://nodewatch.test:8080"}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	code = exitCode(root.ExecuteContext(context.Background()), &errb)

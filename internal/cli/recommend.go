@@ -61,7 +61,7 @@ func historyClient(server string) (*history.Remote, error) {
 	}
 	h, err := history.NewRemote(server, daemonRoundTripper())
 	if err != nil {
-		return nil, fmt.Errorf("--server: %w", err)
+		return nil, fmt.Errorf("--nodewatch-url: %w", err)
 	}
 	return h, nil
 }
@@ -73,7 +73,7 @@ func recommendCommand(g *globals, connect historyConnectFunc) *cobra.Command {
 		Use:   "recommend",
 		Short: "Recommend memory and CPU requests and limits per workload from nodewatch's history; print or apply them as patches",
 		Long: `Size every workload's containers from their history (nodewatch's daemon, or
-any Prometheus with the kubelet's metrics, via --server) next to what they
+any Prometheus with the kubelet's metrics, via --nodewatch-url) next to what they
 declare now (from the cluster):
 
   memory request   p90 of the working set of all the workload's pods + 10 %
@@ -116,7 +116,7 @@ them succeeds; changing a pod template re-creates its pods.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.server, "server", "http://127.0.0.1:8080", "the nodewatch daemon (or a Prometheus) to read history from")
+	g.nodewatchURLVar(f, &o.server, "the nodewatch daemon (or a Prometheus) to read history from")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json, yaml or patch")
 	f.Var(&o.since, "since", "how much history to size from (e.g. 6h, 7d, 14d)")
 	f.StringVar(&o.resolution, "resolution", recommend.ResolutionAuto, "history read: raw samples, 5m aggregates, or auto (raw up to 6h)")
@@ -165,7 +165,7 @@ func runRecommend(ctx context.Context, g *globals, o *recommendOptions, format r
 	}
 	r, err := recommend.Recommend(ctx, h, snap, recommend.Options{Namespace: ns, Now: g.now(), Since: time.Duration(o.since), Resolution: o.resolution, Sizing: o.rs})
 	if err != nil {
-		return fmt.Errorf("reading the history from %s: %w (is nodewatch run serving there? see --server)", o.server, err)
+		return fmt.Errorf("reading the history from %s: %w (is nodewatch run serving there? see --nodewatch-url)", o.server, err)
 	}
 	r.Server = o.server
 	patches := r.Patches()

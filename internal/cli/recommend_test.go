@@ -247,7 +247,7 @@ func runRecommendWith(t *testing.T, client kubernetes.Interface, a recommend.His
 		}
 	}
 	root.AddCommand(recommendCommand(g, func(string) (kubernetes.Interface, recommend.History, error) { return client, a, nil }))
-	root.SetArgs(append([]string{"recommend", "--server", "http://nodewatch.test:8080"}, args...))
+	root.SetArgs(append([]string{"recommend", "--nodewatch-url", "http://nodewatch.test:8080"}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	code = exitCode(root.ExecuteContext(context.Background()), &errb)

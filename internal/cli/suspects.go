@@ -29,7 +29,7 @@ nodes explains — a DaemonSet on every node scores 0 — with missing memory
 limits and memory leaks found in the history (see nodewatch leaks) as further
 evidence, in plain words, best first.`,
 		Example: `  nodewatch suspects
-  nodewatch suspects -o json --server http://nodewatch.monitoring:8080`,
+  nodewatch suspects -o json --nodewatch-url http://nodewatch.monitoring:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := report.ParseFormat(output, report.Text, report.JSON, report.YAML)
@@ -60,7 +60,7 @@ evidence, in plain words, best first.`,
 			return report.Write(g.Out, format, ranked, func(w io.Writer) error { return suspectsText(w, ranked) })
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "the running daemon's --listen address")
+	g.nodewatchURLVar(cmd.Flags(), &server, "the running daemon's --listen address")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./nodewatch-data", "the data dir to read when no daemon answers")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	sinceVar(cmd.Flags(), &since, "since", 24*time.Hour, "history to search for leaks, e.g. 24h or 7d")

@@ -26,7 +26,7 @@ func historyAPI(server string) (promv1.API, error) {
 	}
 	c, err := api.NewClient(api.Config{Address: server, RoundTripper: daemonRoundTripper()})
 	if err != nil {
-		return nil, fmt.Errorf("--server %s: %w", server, err)
+		return nil, fmt.Errorf("--nodewatch-url %s: %w", server, err)
 	}
 	return promv1.NewAPI(c), nil
 }
@@ -66,7 +66,7 @@ next to what they request and are limited to (from the cluster) — the numbers
 to look at before setting requests and limits.`,
 		Example: `  nodewatch top nodes
   nodewatch top pods -n emails
-  nodewatch top pods -A -o json --server http://nodewatch.monitoring:8080`,
+  nodewatch top pods -A -o json --nodewatch-url http://nodewatch.monitoring:8080`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"nodes", "pods"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,7 +105,7 @@ to look at before setting requests and limits.`,
 			return report.Write(g.Out, format, rows, func(w io.Writer) error { return topPodsText(w, rows) })
 		},
 	}
-	cmd.Flags().StringVar(&o.server, "server", "http://127.0.0.1:8080", "the nodewatch daemon (or a Prometheus) to read usage from")
+	g.nodewatchURLVar(cmd.Flags(), &o.server, "the nodewatch daemon (or a Prometheus) to read usage from")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, json or yaml")
 	cmd.Flags().DurationVar(&o.timeout, "request-timeout", 30*time.Second, "give up after this long")
 	return cmd

@@ -207,13 +207,13 @@ Alerts appear as nodewatch sends them; the clock counts from its start.`, downFo
 			errs = append(errs, err)
 		}
 	}
-	report("nodewatch incidents: every incident, with its likely cause", "incidents", "--server", cli.server)
-	report("nodewatch suspects: which workload is tied to the failures", "suspects", "--server", cli.server,
+	report("nodewatch incidents: every incident, with its likely cause", "incidents", "--nodewatch-url", cli.server)
+	report("nodewatch suspects: which workload is tied to the failures", "suspects", "--nodewatch-url", cli.server,
 		"--since", "15m", "--min-history", "1m", "--min-samples", "12") // minutes of history, not the default hour
 	report("nodewatch explain node "+down[0]+": its timeline, the likely cause, its pods' memory and its page faults",
-		"explain", "node", down[0], "--server", cli.server, "--since", "10m")
+		"explain", "node", down[0], "--nodewatch-url", cli.server, "--since", "10m")
 	report("nodewatch recommend: requests and limits from the history; the leak is flagged, not sized",
-		"recommend", "-A", "--server", cli.server, "--since", "15m", "--min-history", "1m", "--min-samples", "12")
+		"recommend", "-A", "--nodewatch-url", cli.server, "--since", "15m", "--min-history", "1m", "--min-samples", "12")
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -230,11 +230,11 @@ the leak is fixed).`, culprit)
 	p.say("Everything keeps running until Ctrl-C; the leak goes on, and so do the failures")
 	p.line(`Dashboard:  %[1]s/   (incidents: %[1]s/incidents, the node: %[1]s/nodes/%[2]s)
 CLI:        export KUBECONFIG=%[3]s
-            %[4]s incidents --server %[1]s
-            %[4]s suspects --server %[1]s
-            %[4]s explain node %[2]s --server %[1]s --since 15m
-            %[4]s recommend -A --server %[1]s --since 15m --min-history 1m --min-samples 12
-            %[4]s top pods -A --server %[1]s
+            %[4]s incidents --nodewatch-url %[1]s
+            %[4]s suspects --nodewatch-url %[1]s
+            %[4]s explain node %[2]s --nodewatch-url %[1]s --since 15m
+            %[4]s recommend -A --nodewatch-url %[1]s --since 15m --min-history 1m --min-samples 12
+            %[4]s top pods -A --nodewatch-url %[1]s
             kubectl get nodes,pods -A -o wide`, d.URL(), down[0], c.Kubeconfig, o.Nodewatch)
 	<-ctx.Done()
 	return nil

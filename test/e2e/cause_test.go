@@ -81,7 +81,7 @@ func TestLikelyCauseInAlert(t *testing.T) {
 		}
 	}
 
-	r := nodewatch(t, ctx, nil, nil, "incidents", "-o", "json", "--server", "http://"+d.addr)
+	r := nodewatch(t, ctx, nil, nil, "incidents", "-o", "json", "--nodewatch-url", "http://"+d.addr)
 	var incs []incident.Incident
 	if err := json.Unmarshal([]byte(r.stdout), &incs); err != nil {
 		t.Fatalf("incidents -o json: %v\n%s%s", err, r.stdout, r.stderr)
@@ -108,7 +108,7 @@ func TestLikelyCauseInAlert(t *testing.T) {
 
 	// nodewatch explain: the node's timeline, its cause, the leaking pod's
 	// memory and the page-fault spike, from the daemon.
-	r = nodewatch(t, ctx, nil, nil, "explain", "node", victim, "--since", "10m", "--server", "http://"+d.addr)
+	r = nodewatch(t, ctx, nil, nil, "explain", "node", victim, "--since", "10m", "--nodewatch-url", "http://"+d.addr)
 	for _, want := range []string{"incident NodeNotReady", "notification NodeLeaseStale", "LIKELY CAUSE", "emails/Deployment/unanswered-emails", "emails/unanswered-emails-", "MAJOR PAGE FAULTS/s"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("explain node %s lacks %q:\n%s%s", victim, want, r.stdout, r.stderr)
@@ -117,7 +117,7 @@ func TestLikelyCauseInAlert(t *testing.T) {
 	// With cluster access it also asks the kubelet for its own log through
 	// the API server's node proxy; the API server refuses (loopback node
 	// address), and explain says so rather than fail.
-	r = nodewatch(t, ctx, nil, nil, "explain", "node", victim, "--since", "10m", "-o", "json", "--server", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
+	r = nodewatch(t, ctx, nil, nil, "explain", "node", victim, "--since", "10m", "-o", "json", "--nodewatch-url", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
 	var x struct {
 		KubeletLog []string
 		Missing    []string

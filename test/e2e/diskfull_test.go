@@ -53,7 +53,7 @@ func TestHistoryDiskFull(t *testing.T) {
 		t.Fatalf("filling the disk: %v", err)
 	}
 	failing := func() (open, resolved bool) {
-		r := nodewatch(t, ctx, nil, nil, "incidents", "-o", "json", "--server", "http://"+d.addr)
+		r := nodewatch(t, ctx, nil, nil, "incidents", "-o", "json", "--nodewatch-url", "http://"+d.addr)
 		var incs []incident.Incident
 		if err := json.Unmarshal([]byte(r.stdout), &incs); err != nil {
 			t.Fatalf("incidents -o json: %v\n%s%s", err, r.stdout, r.stderr)

@@ -134,7 +134,7 @@ func TestHistory(t *testing.T) {
 	}
 
 	// nodewatch top: usage from the history next to requests and limits.
-	r := nodewatch(t, ctx, nil, nil, "top", "pods", "-n", "web", "-o", "json", "--server", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
+	r := nodewatch(t, ctx, nil, nil, "top", "pods", "-n", "web", "-o", "json", "--nodewatch-url", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
 	var rows []struct {
 		Name   string `json:"name"`
 		Memory int64  `json:"memoryWorkingSet"`
@@ -147,7 +147,7 @@ func TestHistory(t *testing.T) {
 			t.Errorf("top pods: %s uses %d, want 200Mi", row.Name, row.Memory)
 		}
 	}
-	r = nodewatch(t, ctx, nil, nil, "top", "nodes", "--server", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
+	r = nodewatch(t, ctx, nil, nil, "top", "nodes", "--nodewatch-url", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
 	if r.code != 0 || !strings.Contains(r.stdout, nodes[0]) || !strings.Contains(r.stdout, "MAJOR FAULTS/s") {
 		t.Errorf("top nodes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -157,7 +157,7 @@ func TestHistory(t *testing.T) {
 	for pod := range last {
 		leakyPod = pod
 	}
-	r = nodewatch(t, ctx, nil, nil, "history", leakyPod, "-n", "emails", "--since", "5m", "-o", "json", "--server", "http://"+d.addr)
+	r = nodewatch(t, ctx, nil, nil, "history", leakyPod, "-n", "emails", "--since", "5m", "-o", "json", "--nodewatch-url", "http://"+d.addr)
 	var hist []struct {
 		Container string `json:"container"`
 		Min, Max  int64
@@ -166,13 +166,13 @@ func TestHistory(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &hist); err != nil || len(hist) != 1 || len(hist[0].Points) < 5 || hist[0].Max <= hist[0].Min {
 		t.Errorf("history %s: %v %+v\n%s", leakyPod, err, hist, r.stderr)
 	}
-	if r := nodewatch(t, ctx, nil, nil, "history", leakyPod, "-n", "emails", "--since", "5m", "--server", "http://"+d.addr); r.code != 0 || !strings.ContainsAny(r.stdout, "▁▂▃▄▅▆▇█") {
+	if r := nodewatch(t, ctx, nil, nil, "history", leakyPod, "-n", "emails", "--since", "5m", "--nodewatch-url", "http://"+d.addr); r.code != 0 || !strings.ContainsAny(r.stdout, "▁▂▃▄▅▆▇█") {
 		t.Errorf("history text: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	// nodewatch leaks: the leaking pod is named, the steady ones are not.
 	r = nodewatch(t, ctx, nil, nil, "leaks", "-A", "--all", "--since", "2m", "--min-history", "15s", "--min-samples", "6",
-		"-o", "json", "--server", "http://"+d.addr)
+		"-o", "json", "--nodewatch-url", "http://"+d.addr)
 	var verdicts []struct {
 		Pod     string `json:"pod"`
 		Verdict struct {

@@ -86,7 +86,7 @@ func TestHistoryFromPrometheus(t *testing.T) {
 		t.Errorf("node page-fault series through the daemon: %v, want one per node %v", pf, nodes)
 	}
 
-	r := nodewatch(t, ctx, nil, nil, "top", "pods", "-n", "web", "-o", "json", "--server", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
+	r := nodewatch(t, ctx, nil, nil, "top", "pods", "-n", "web", "-o", "json", "--nodewatch-url", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
 	var rows []struct {
 		Name   string `json:"name"`
 		Memory int64  `json:"memoryWorkingSet"`
@@ -101,7 +101,7 @@ func TestHistoryFromPrometheus(t *testing.T) {
 	}
 
 	r = nodewatch(t, ctx, nil, nil, "leaks", "-n", "emails", "--since", "2m", "--min-history", "15s", "--min-samples", "6",
-		"-o", "json", "--server", "http://"+d.addr)
+		"-o", "json", "--nodewatch-url", "http://"+d.addr)
 	var verdicts []struct {
 		Pod     string `json:"pod"`
 		Verdict struct {

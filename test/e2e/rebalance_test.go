@@ -70,7 +70,7 @@ func TestRebalance(t *testing.T) {
 	if _, err := c.AddNodes(ctx, "new", 2, simcluster.NodeSize{}); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"rebalance", "--server", server, "--kubeconfig", c.Kubeconfig, "--window", "10m"}
+	base := []string{"rebalance", "--nodewatch-url", server, "--kubeconfig", c.Kubeconfig, "--window", "10m"}
 
 	// The dry run, once every pod to move has history and the disruption
 	// controller has counted the PDB's pods.

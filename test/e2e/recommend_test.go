@@ -99,7 +99,7 @@ func TestRecommend(t *testing.T) {
 	d := startDaemon(t, c.Kubeconfig, t.TempDir(), nil, "--scrape-interval", "2s", "--scrape-timeout", "2s", "--kubelet-insecure-tls")
 	server := "http://" + d.addr
 	// Two minutes of history at least (two spikes), 40 samples a container.
-	base := []string{"recommend", "--server", server, "--kubeconfig", c.Kubeconfig, "--since", "15m", "--min-history", "2m", "--min-samples", "40"}
+	base := []string{"recommend", "--nodewatch-url", server, "--kubeconfig", c.Kubeconfig, "--since", "15m", "--min-history", "2m", "--min-samples", "40"}
 
 	var rows map[string]recommendRow
 	var last result

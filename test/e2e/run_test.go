@@ -140,7 +140,7 @@ func TestRunNodeFailures(t *testing.T) {
 		t.Errorf("%d NotReady messages for %s, want 1", n, victim)
 	}
 
-	r := nodewatch(t, ctx, nil, nil, "incidents", "-o", "json", "--server", "http://"+d.addr)
+	r := nodewatch(t, ctx, nil, nil, "incidents", "-o", "json", "--nodewatch-url", "http://"+d.addr)
 	var incs []incident.Incident
 	if err := json.Unmarshal([]byte(r.stdout), &incs); err != nil {
 		t.Fatalf("incidents -o json: %v\n%s%s", err, r.stdout, r.stderr)
@@ -165,7 +165,7 @@ func TestRunNodeFailures(t *testing.T) {
 	}
 	// nodewatch suspects ranks the workloads that were on the failed nodes,
 	// each with its evidence in words.
-	r = nodewatch(t, ctx, nil, nil, "suspects", "-o", "json", "--server", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
+	r = nodewatch(t, ctx, nil, nil, "suspects", "-o", "json", "--nodewatch-url", "http://"+d.addr, "--kubeconfig", c.Kubeconfig)
 	var suspects []struct {
 		Namespace, Kind, Name string
 		Score                 float64
@@ -182,7 +182,7 @@ func TestRunNodeFailures(t *testing.T) {
 	d.stop()
 
 	// With the daemon stopped, the data dir answers.
-	r = nodewatch(t, ctx, nil, nil, "incidents", "--server", "http://"+d.addr, "--data-dir", dataDir)
+	r = nodewatch(t, ctx, nil, nil, "incidents", "--nodewatch-url", "http://"+d.addr, "--data-dir", dataDir)
 	if r.code != 0 || !strings.Contains(r.stdout, victim) {
 		t.Errorf("incidents from the data dir: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
