@@ -117,7 +117,7 @@ them succeeds; changing a pod template re-creates its pods.`,
 	}
 	f := cmd.Flags()
 	g.nodewatchURLVar(f, &o.server, "the nodewatch daemon (or a Prometheus) to read history from")
-	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json, yaml or patch")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json, yaml or patch (table: the same as text, its former name)")
 	f.Var(&o.since, "since", "how much history to size from (e.g. 6h, 7d, 14d)")
 	f.StringVar(&o.resolution, "resolution", recommend.ResolutionAuto, "history read: raw samples, 5m aggregates, or auto (raw up to 6h)")
 	f.BoolVar(&o.cpuLimits, "cpu-limits", false, "recommend CPU limits too (they throttle even on an idle node)")
