@@ -2,10 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // parseDays reads a duration that may also be in days and weeks (7d, 2w),
@@ -65,4 +67,28 @@ func (g *globals) nodewatchURLVar(f *pflag.FlagSet, p *string, usage string) {
 	f.StringVar(p, "nodewatch-url", def, usage+" (default $"+EnvNodewatchURL+")")
 	f.StringVar(p, "server", def, "deprecated: --nodewatch-url")
 	_ = f.MarkDeprecated("server", "use --nodewatch-url (--server names the API server in kubectl)")
+}
+
+// bytesPerHour is a growth-rate flag in units a user reads: "5Mi/h",
+// "100MiB/h", "1Gi/h" (Kubernetes quantities, MiB taken as Mi), or a
+// plain number of bytes per hour; it prints as the former.
+type bytesPerHour struct{ p *float64 }
+
+func (f bytesPerHour) String() string {
+	if f.p == nil {
+		return ""
+	}
+	q := resource.NewQuantity(int64(*f.p), resource.BinarySI)
+	return q.String() + "/h"
+}
+func (f bytesPerHour) Type() string { return "bytes/h" }
+func (f bytesPerHour) Set(s string) error {
+	v := strings.TrimSuffix(strings.TrimSpace(s), "/h")
+	v = strings.Replace(strings.Replace(v, "iB", "i", 1), "B", "", 1)
+	q, err := resource.ParseQuantity(v)
+	if err != nil || q.Sign() < 0 {
+		return fmt.Errorf("%q is not a growth rate such as 5Mi/h, 100MiB/h or 1Gi/h", s)
+	}
+	*f.p = q.AsApproximateFloat64()
+	return nil
 }

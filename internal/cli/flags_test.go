@@ -69,3 +69,27 @@ func TestNodewatchURL(t *testing.T) {
 		}
 	}
 }
+
+// TestMinGrowthUnits: leaks --min-growth takes and prints units (it was
+// bytes per hour printed as 5.24288e+06).
+func TestMinGrowthUnits(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{{"5Mi/h", 5 << 20}, {"100MiB/h", 100 << 20}, {"1Gi/h", 1 << 30}, {"5242880", 5 << 20}, {"1Mi", 1 << 20}} {
+		var v float64
+		if err := (bytesPerHour{&v}).Set(tc.in); err != nil || v != tc.want {
+			t.Errorf("%s: %v %v, want %v", tc.in, v, err, tc.want)
+		}
+	}
+	if err := (bytesPerHour{new(float64)}).Set("fast"); err == nil {
+		t.Error("'fast' was taken")
+	}
+	c, _, err := newRoot(&globals{}).Find([]string{"leaks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Flags().Lookup("min-growth").DefValue; d != "5Mi/h" {
+		t.Errorf("--min-growth's default shows as %q, want 5Mi/h", d)
+	}
+}

@@ -85,7 +85,7 @@ moved by spikes. Short history says "not enough data" instead of guessing.`,
 func leakFlags(f *pflag.FlagSet, o *leak.Options) {
 	f.DurationVar(&o.MinSpan, "min-history", o.MinSpan, "the least history to judge a container")
 	f.IntVar(&o.MinPoints, "min-samples", o.MinPoints, "the fewest samples to judge a container")
-	f.Float64Var(&o.MinSlope, "min-growth", o.MinSlope, "the least growth that counts, in bytes per hour")
+	f.Var(bytesPerHour{&o.MinSlope}, "min-growth", "the least growth that counts, e.g. 5Mi/h or 100MiB/h (a plain number: bytes per hour)")
 }
 
 func findLeaks(ctx context.Context, a promv1.API, namespace string, now time.Time, since time.Duration, o leak.Options) ([]ContainerLeak, error) {
