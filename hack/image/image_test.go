@@ -19,6 +19,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/nodewatch/nodewatch/internal/testenv"
 )
 
 // TestImage builds the image of HEAD twice, as `make image` does, and checks
@@ -233,10 +235,7 @@ func TestImage(t *testing.T) {
 
 	t.Run("podman loads and runs it", func(t *testing.T) {
 		if _, err := exec.LookPath("podman"); err != nil {
-			if os.Getenv("NODEWATCH_REQUIRE_PODMAN") != "" {
-				t.Fatal("podman is required (NODEWATCH_REQUIRE_PODMAN) and not installed: apt-get install podman")
-			}
-			t.Skip("podman is not installed")
+			testenv.Missing(t, "NODEWATCH_REQUIRE_PODMAN", "podman is not installed (make podman installs it)")
 		}
 		podmanRun(t, first, wantVersion)
 	})
