@@ -24,24 +24,6 @@ import (
 
 const chartDir = "../../charts/nodewatch"
 
-// helm finds the helm hack/build-helm.sh builds ($NODEWATCH_HELM overrides).
-func helm(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("NODEWATCH_HELM"); p != "" {
-		return p
-	}
-	cache := os.Getenv("NODEWATCH_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "nodewatch")
-	}
-	p := filepath.Join(cache, "tools", "bin", "helm")
-	if _, err := os.Stat(p); err != nil {
-		testenv.Missing(t, "NODEWATCH_REQUIRE_HELM", "no helm at "+p+" (make helm builds it)")
-	}
-	return p
-}
-
 func valueSets(t *testing.T) []string {
 	sets, err := filepath.Glob(filepath.Join(chartDir, "ci", "*-values.yaml"))
 	if err != nil || len(sets) == 0 {
@@ -51,7 +33,7 @@ func valueSets(t *testing.T) []string {
 }
 
 func TestLint(t *testing.T) {
-	h := helm(t)
+	h := testenv.Helm(t, "NODEWATCH_REQUIRE_HELM")
 	for _, set := range append([]string{""}, valueSets(t)...) {
 		args := []string{"lint", "--strict", chartDir}
 		if set != "" {
@@ -95,7 +77,7 @@ func (r *rendered) env(t *testing.T, name string) *corev1.EnvVar {
 
 func template(t *testing.T, args ...string) (*rendered, error) {
 	t.Helper()
-	cmd := exec.Command(helm(t), append([]string{"template", "nw", chartDir, "--namespace", "nodewatch"}, args...)...)
+	cmd := exec.Command(testenv.Helm(t, "NODEWATCH_REQUIRE_HELM"), append([]string{"template", "nw", chartDir, "--namespace", "nodewatch"}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

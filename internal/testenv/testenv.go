@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -77,3 +78,22 @@ func (r *recorder) Skip(args ...any)                  { r.end("skip", fmt.Sprint
 func (r *recorder) Skipf(format string, args ...any)  { r.end("skip", fmt.Sprintf(format, args...)) }
 func (r *recorder) Fatal(args ...any)                 { r.end("fatal", fmt.Sprint(args...)) }
 func (r *recorder) Fatalf(format string, args ...any) { r.end("fatal", fmt.Sprintf(format, args...)) }
+
+// Helm returns the helm hack/build-helm.sh builds into the cache
+// ($NODEWATCH_HELM overrides), or ends t by Missing under env.
+func Helm(t testing.TB, env string) string {
+	t.Helper()
+	if p := os.Getenv("NODEWATCH_HELM"); p != "" {
+		return p
+	}
+	cache := os.Getenv("NODEWATCH_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "nodewatch")
+	}
+	p := filepath.Join(cache, "tools", "bin", "helm")
+	if _, err := os.Stat(p); err != nil { //nolint:gosec // the cache dir of this machine, from its own environment
+		Missing(t, env, "no helm at "+p+" (make helm builds it)")
+	}
+	return p
+}

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,24 +14,6 @@ import (
 	"github.com/nodewatch/nodewatch/internal/testenv"
 )
 
-// helmBin is the helm hack/build-helm.sh builds ($NODEWATCH_HELM overrides).
-func helmBin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("NODEWATCH_HELM"); p != "" {
-		return p
-	}
-	cache := os.Getenv("NODEWATCH_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "nodewatch")
-	}
-	p := filepath.Join(cache, "tools", "bin", "helm")
-	if _, err := os.Stat(p); err != nil {
-		testenv.Missing(t, "NODEWATCH_REQUIRE_HELM", "no helm at "+p+" (make helm builds it)")
-	}
-	return p
-}
-
 // TestChartInstall installs charts/nodewatch with helm into namespaces that
 // enforce Pod Security "restricted" on the simulated cluster: the API
 // server's own admission must let the chart's pod in (and refuse it once the
@@ -41,7 +21,7 @@ func helmBin(t *testing.T) string {
 // it, and its ServiceAccount may do what nodewatch needs and nothing more.
 // kwok runs no containers: the daemon itself is not started.
 func TestChartInstall(t *testing.T) {
-	helm := helmBin(t)
+	helm := testenv.Helm(t, "NODEWATCH_REQUIRE_HELM")
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	c := simcluster.StartForTest(t, simcluster.Options{})
